@@ -1,0 +1,89 @@
+"""Engines: interchangeable by name, one run of one seed each.
+
+Every runner has the signature ``run(problem, gram0, rng, save_q) -> Run`` where gram0 is
+the normalised Gram matrix of the start, rng the run's dynamics generator (unused by
+deterministic engines) and the saves are on ``problem.time_grid()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..problem import Problem
+
+
+@dataclass
+class Run:
+    """One trajectory on the save grid: risk (nt,), m (nt, p), q (nt, p, p) or None; NaN
+    after an early stop or a divergence (flagged by `diverged`)."""
+
+    risk: np.ndarray
+    m: np.ndarray
+    q: np.ndarray | None
+    diverged: bool
+
+
+def run_kernel(kernel, problem: Problem, state, rng, save_q: bool) -> Run:
+    """Allocate NaN outputs (left NaN past an early stop), call a numba kernel
+    (`gram_run` / `sgd_run` signature) and cut its Gram-matrix saves into q."""
+    steps = problem.save_steps()
+    nt, r = steps.size, problem.p + 1
+    risk = np.full(nt, np.nan)
+    m = np.full((nt, r - 1), np.nan)
+    grams = np.full((nt if save_q else 1, r, r), np.nan)
+    _, diverged = kernel(*state, rng, problem.gamma, problem.noise, steps,
+                         problem.threshold, problem.stop_after_steps(), risk, m, grams)
+    return Run(risk=risk, m=m, q=grams[:, 1:, 1:].copy() if save_q else None,
+               diverged=bool(diverged))
+
+
+def run_gram(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
+    from ..overlaps import psd_factor
+    from .gram import gram_run
+
+    if problem.d < problem.p + 1:
+        raise ValueError(f"engine 'gram' needs p + 1 <= d (got d = {problem.d}, "
+                         f"p = {problem.p}): the Gram matrix would be singular; use 'sgd'")
+    rmat = np.ascontiguousarray(psd_factor(gram0))
+
+    def kernel(rmat, rng, gamma, noise, *rest):
+        return gram_run(rmat, rng, problem.d, gamma, noise, *rest)
+
+    return run_kernel(kernel, problem, (rmat,), rng, save_q)
+
+
+def run_sgd(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
+    from .sgd import embed, sgd_run
+
+    w, wstar = embed(gram0, problem.d)
+    return run_kernel(sgd_run, problem, (w, wstar), rng, save_q)
+
+
+RUNNERS = {"sgd": run_sgd, "gram": run_gram}
+STOCHASTIC = {"sgd", "gram"}
+
+# Cost model (ns per SGD step) fitted to benchmarks/results/bench_engines.txt on the
+# 2-core reference machine: sgd ~ a + b d + c p d, gram ~ e + f r^2 (r = p + 1).
+SGD_NS = (50.0, 4.0, 1.5)
+GRAM_NS = (40.0, 6.0)
+
+
+def step_cost_ns(engine: str, d: int, p: int) -> float:
+    """Modelled wall time of one SGD step of `engine` in nanoseconds."""
+    if engine == "sgd":
+        a, b, c = SGD_NS
+        return a + b * d + c * p * d
+    if engine == "gram":
+        e, f = GRAM_NS
+        return e + f * (p + 1) ** 2
+    raise ValueError(f"no cost model for engine {engine!r}")
+
+
+def choose_engine(problem: Problem) -> str:
+    """'gram' where it is exact (p + 1 <= d) and modelled cheaper than 'sgd', else 'sgd'."""
+    if problem.d >= problem.p + 1 and (step_cost_ns("gram", problem.d, problem.p)
+                                       <= step_cost_ns("sgd", problem.d, problem.p)):
+        return "gram"
+    return "sgd"

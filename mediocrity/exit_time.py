@@ -1,0 +1,42 @@
+"""Exit time from mediocrity: first t with R(t) <= (1 - T) R(0), linearly interpolated
+between the two saves that bracket the crossing (never a saved grid point itself)."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+
+def crossing_times(t: np.ndarray, risk: np.ndarray, threshold: float) -> np.ndarray:
+    """numpy core over the last axis of risk (..., nt): interpolated first crossing of
+    (1 - threshold) risk[..., 0]; NaN if it never crosses before the first NaN."""
+    risk = np.asarray(risk, dtype=float)
+    t = np.asarray(t, dtype=float)
+    level = (1.0 - threshold) * risk[..., :1]
+    below = risk <= level  # NaN compares False
+    # a NaN before the crossing (divergence or early stop) means no crossing was seen
+    valid = np.logical_and.accumulate(np.isfinite(risk), axis=-1)
+    hit = below & valid
+    found = hit.any(axis=-1)
+    k = np.where(found, hit.argmax(axis=-1), 1)
+    k = np.clip(k, 1, t.size - 1)
+    r_hi = np.take_along_axis(risk, (k - 1)[..., None], -1)[..., 0]
+    r_lo = np.take_along_axis(risk, k[..., None], -1)[..., 0]
+    frac = (r_hi - level[..., 0]) / np.where(r_hi > r_lo, r_hi - r_lo, 1.0)
+    out = t[k - 1] + np.clip(frac, 0.0, 1.0) * (t[k] - t[k - 1])
+    return np.where(found, out, np.nan)
+
+
+def exit_time(risk: xr.DataArray, threshold: float = 0.01, dim: str = "t") -> xr.DataArray:
+    """Exit time along `dim` (time units) of any DataArray of risks; NaN where R never
+    falls to (1 - threshold) R(t=0)."""
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold = {threshold!r}: allowed a number in (0, 1)")
+    if dim not in risk.dims:
+        raise ValueError(f"risk has no dimension {dim!r} (dims: {risk.dims})")
+    out = xr.apply_ufunc(crossing_times, risk[dim], risk, kwargs={"threshold": threshold},
+                         input_core_dims=[[dim], [dim]], dask="parallelized",
+                         output_dtypes=[float])
+    out.attrs = {"long_name": f"exit time: first t with R <= (1 - {threshold}) R(0)",
+                 "units": "1", "threshold": threshold}
+    return out.rename("exit_time")
