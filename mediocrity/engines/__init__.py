@@ -40,18 +40,16 @@ def run_kernel(kernel, problem: Problem, state, rng, save_q: bool) -> Run:
 
 
 def run_gram(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
-    from ..overlaps import psd_factor
     from .gram import gram_run
 
     if problem.d < problem.p + 1:
         raise ValueError(f"engine 'gram' needs p + 1 <= d (got d = {problem.d}, "
                          f"p = {problem.p}): the Gram matrix would be singular; use 'sgd'")
-    rmat = np.ascontiguousarray(psd_factor(gram0))
 
-    def kernel(rmat, rng, gamma, noise, *rest):
-        return gram_run(rmat, rng, problem.d, gamma, noise, *rest)
+    def kernel(g, rng, gamma, noise, *rest):
+        return gram_run(g, rng, problem.d, gamma, noise, *rest)
 
-    return run_kernel(kernel, problem, (rmat,), rng, save_q)
+    return run_kernel(kernel, problem, (np.array(gram0, dtype=float),), rng, save_q)
 
 
 def run_sgd(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:

@@ -1,12 +1,13 @@
 """Engine `gram`: the exact finite-d Markov chain of the Gram matrix (SCIENCE.md §4).
 
-State: upper-triangular R with R^T R = G = Gram(w*, w_1..w_p)/d. One SGD step needs only
-the local fields lambda = R^T xi (xi ~ N(0, I_r), r = p + 1) and |x|^2 = |xi|^2 + chi2_{d-r}:
-    G' = (R - xi e^T)^T (R - xi e^T) + chi2_{d-r} e e^T,  e_j = gamma g_j / d, e_0 = 0,
-then each column is rescaled to unit norm (spherical projection). R' is obtained from
-[R - xi e^T; sqrt(chi2) e^T] by Givens rotations (a rank-1 QR update plus one appended
-row): O(r^2) per step, independent of d, and exact for singular G (no square roots of
-differences, so learning that succeeds fully, m -> 1, is safe).
+State: G = Gram(w*, w_1..w_p)/d, (p+1) x (p+1), teacher first. For isotropic x, one SGD
+step needs only the local fields lambda = L xi (G = L L^T, xi ~ N(0, I_r), r = p + 1)
+and |x|^2 = |xi|^2 + chi2_{d-r}:
+    G' = G - lambda e^T - e lambda^T + |x|^2 e e^T,   e_j = gamma g_j / d,  e_0 = 0,
+then G'_jk /= sqrt(G'_jj G'_kk) (spherical projection). Same law as `sgd` at a cost per
+step independent of d. The factor L comes from a semidefinite-safe Cholesky (a direction
+whose Schur complement vanishes is dropped), so runs that learn fully (m -> 1, or two
+students aligning: G singular) are safe.
 """
 
 from __future__ import annotations
@@ -18,123 +19,154 @@ import numpy as np
 
 from ..overlaps import risk_from_gram
 
+# Relative Schur complement below which a direction counts as already spanned.
+SINGULAR_TOL = 1e-14
+
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _rotate(r_mat, i, k, c, s, col0):
-    """Rows (i, k) of r_mat <- [[c, s], [-s, c]] @ rows (i, k), from column col0 on."""
-    n = r_mat.shape[1]
-    for j in range(col0, n):
-        a = r_mat[i, j]
-        b = r_mat[k, j]
-        r_mat[i, j] = c * a + s * b
-        r_mat[k, j] = c * b - s * a
+def chisquare(rng, k):
+    """chi2_k draw; Marsaglia-Tsang squeeze (exact, ~1.5x faster than Generator.chisquare
+    in numba) for k >= 2, the Generator's own sampler below."""
+    if k < 2.0:
+        return rng.chisquare(k)
+    a = 0.5 * k - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * a)
+    while True:
+        x = rng.standard_normal()
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = rng.random()
+        if u < 1.0 - 0.0331 * (x * x) * (x * x):
+            return 2.0 * a * v
+        if math.log(u) < 0.5 * x * x + a * (1.0 - v + math.log(v)):
+            return 2.0 * a * v
 
 
 @numba.njit(cache=True, nogil=True)
-def gram_step(rmat, xi, chi, z, gamma, noise, d, work):
-    """One SGD step of the chain, in place on rmat (r x r upper triangular).
+def psd_cholesky(g, low):
+    """low <- lower-triangular L with L L^T = g for positive-semidefinite g (teacher first,
+    g[0, 0] = 1); a column whose Schur complement is <= SINGULAR_TOL g_jj is set to 0."""
+    r = g.shape[0]
+    for j in range(r):
+        s = g[j, j]
+        for k in range(j):
+            s -= low[j, k] * low[j, k]
+        if s > SINGULAR_TOL * g[j, j]:
+            ljj = math.sqrt(s)
+            inv = 1.0 / ljj
+        else:
+            ljj = 0.0
+            inv = 0.0
+        low[j, j] = ljj
+        for i in range(j + 1, r):
+            a = g[i, j]
+            for k in range(j):
+                a -= low[i, k] * low[j, k]
+            low[i, j] = a * inv
+
+
+@numba.njit(cache=True, nogil=True)
+def gram_step(g, low, xi, chi, z, gamma, noise, d, lam, e):
+    """One SGD step of the chain, in place on g (r x r).
 
     xi: the r standard normals of the local fields; chi: the chi2_{d-r} draw; z: the label
-    noise normal. work: scratch of length 3r. Returns nothing.
+    noise normal. low (r x r), lam, e (r): scratch. lam holds the fields on return.
     """
-    r = rmat.shape[0]
+    r = g.shape[0]
     p = r - 1
-    lam = work[:r]
-    e = work[r:2 * r]
-    w = work[2 * r:]
-    # local fields lambda = R^T xi (lam[0] = nu, the teacher's)
-    for j in range(r):
-        acc = 0.0
-        for k in range(j + 1):
-            acc += rmat[k, j] * xi[k]
-        lam[j] = acc
+    psd_cholesky(g, low)
     xx = chi
-    for k in range(r):
-        xx += xi[k] * xi[k]
     f = 0.0
-    for j in range(1, r):
-        f += lam[j] * lam[j]
-    f /= p
+    for i in range(r):
+        xx += xi[i] * xi[i]
+        a = 0.0
+        for k in range(i + 1):
+            a += low[i, k] * xi[k]
+        lam[i] = a
+        if i > 0:
+            f += a * a
     y = lam[0] * lam[0] + math.sqrt(noise) * z
-    coef = gamma * 2.0 * (f - y) / (p * d)
+    coef = 2.0 * gamma * (f / p - y) / (p * d)
     e[0] = 0.0
     for j in range(1, r):
         e[j] = coef * lam[j]
-    # rank-1 update R - xi e^T: rotate xi onto the first axis (R becomes Hessenberg) ...
-    w[:] = xi
-    for k in range(r - 1, 0, -1):
-        a = w[k - 1]
-        b = w[k]
-        h = math.sqrt(a * a + b * b)
-        if h > 0.0:
-            c = a / h
-            s = b / h
-            w[k - 1] = h
-            _rotate(rmat, k - 1, k, c, s, k - 1)
-    for j in range(r):
-        rmat[0, j] -= w[0] * e[j]
-    # ... then chase the subdiagonal back to zero.
-    for k in range(r - 1):
-        a = rmat[k, k]
-        b = rmat[k + 1, k]
-        h = math.sqrt(a * a + b * b)
-        if h > 0.0:
-            _rotate(rmat, k, k + 1, a / h, b / h, k)
-            rmat[k + 1, k] = 0.0
-    # append the row sqrt(chi) e^T (the part of x outside the span) and fold it in.
-    sq = math.sqrt(chi)
-    for j in range(r):
-        e[j] *= sq
-    for k in range(1, r):
-        a = rmat[k, k]
-        b = e[k]
-        h = math.sqrt(a * a + b * b)
-        if h > 0.0:
-            c = a / h
-            s = b / h
-            for j in range(k, r):
-                u = rmat[k, j]
-                v = e[j]
-                rmat[k, j] = c * u + s * v
-                e[j] = c * v - s * u
-    # spherical projection: every column (teacher included, |w*|^2 = d) to unit norm.
-    for j in range(r):
-        nrm = 0.0
-        for k in range(j + 1):
-            nrm += rmat[k, j] * rmat[k, j]
-        scale = 1.0 / math.sqrt(nrm)
-        for k in range(j + 1):
-            rmat[k, j] *= scale
+    # G' = G - lam e^T - e lam^T + |x|^2 e e^T, then unit diagonal; e is reused for the scales
+    for i in range(r):
+        for j in range(i, r):
+            g[i, j] += xx * e[i] * e[j] - lam[i] * e[j] - e[i] * lam[j]
+    e[0] = 1.0
+    for j in range(1, r):
+        e[j] = 1.0 / math.sqrt(g[j, j])
+    for i in range(r):
+        for j in range(i, r):
+            v = g[i, j] * e[i] * e[j]
+            g[i, j] = v
+            g[j, i] = v
+    for j in range(1, r):
+        g[j, j] = 1.0
 
 
 @numba.njit(cache=True, nogil=True)
-def gram_run(rmat, rng, d, gamma, noise, save_steps, threshold, stop_steps,
+def advance(g, rng, nsteps, d, gamma, noise):
+    """nsteps steps of the chain, in place on g. Draw order per step: r normals xi,
+    chi2_{d-r} (if d > r), one normal z (if noise > 0)."""
+    r = g.shape[0]
+    if r == 2:
+        g[0, 1] = g[1, 0] = advance_one_neuron(g[0, 1], rng, nsteps, d, gamma, noise)
+        return
+    low = np.zeros((r, r))
+    xi = np.empty(r)
+    lam = np.empty(r)
+    e = np.empty(r)
+    dof = float(d - r)
+    for _ in range(nsteps):
+        for k in range(r):
+            xi[k] = rng.standard_normal()
+        chi = chisquare(rng, dof) if dof > 0.0 else 0.0
+        z = rng.standard_normal() if noise > 0.0 else 0.0
+        gram_step(g, low, xi, chi, z, gamma, noise, d, lam, e)
+
+
+@numba.njit(cache=True, nogil=True)
+def advance_one_neuron(m, rng, nsteps, d, gamma, noise):
+    """`advance` for p = 1, where the state is m alone (G = [[1, m], [m, 1]], its
+    Cholesky factor has L_11 = sqrt(1 - m^2)): the same arithmetic and draws as gram_step,
+    written as scalars because the step is latency-bound."""
+    dof = float(d - 2)
+    sn = math.sqrt(noise)
+    c0 = 2.0 * gamma / d
+    for _ in range(nsteps):
+        x0 = rng.standard_normal()
+        x1 = rng.standard_normal()
+        chi = chisquare(rng, dof) if dof > 0.0 else 0.0
+        z = rng.standard_normal() if noise > 0.0 else 0.0
+        lam1 = m * x0 + math.sqrt(max(1.0 - m * m, 0.0)) * x1
+        e1 = c0 * (lam1 * lam1 - x0 * x0 - sn * z) * lam1
+        q = 1.0 - 2.0 * lam1 * e1 + (chi + x0 * x0 + x1 * x1) * e1 * e1
+        m = (m - x0 * e1) / math.sqrt(q)
+    return m
+
+
+@numba.njit(cache=True, nogil=True)
+def gram_run(g, rng, d, gamma, noise, save_steps, threshold, stop_steps,
              risk_out, m_out, gram_out):
-    """Run the chain from rmat, saving risk, M and G at the step counts save_steps
+    """Run the chain from g, saving risk, M and G at the step counts save_steps
     (gram_out holds one slot per save, or a single scratch slot when G is not kept).
 
     Stops stop_steps after the first save with R <= (1 - threshold) R(0) (never if
     stop_steps < 0). Outputs past the last save are left untouched (NaN-filled by the
     caller). Returns (number of saves written, diverged flag).
     """
-    r = rmat.shape[0]
-    xi = np.empty(r)
-    work = np.empty(3 * r)
-    dof = d - r
     step = 0
     stop_at = -1
     r0 = 0.0
     for n in range(save_steps.shape[0]):
-        target = save_steps[n]
-        while step < target:
-            for k in range(r):
-                xi[k] = rng.standard_normal()
-            chi = rng.chisquare(dof) if dof > 0 else 0.0
-            z = rng.standard_normal() if noise > 0.0 else 0.0
-            gram_step(rmat, xi, chi, z, gamma, noise, d, work)
-            step += 1
-        g = gram_out[n if gram_out.shape[0] > 1 else 0]
-        g[:, :] = rmat.T @ rmat
+        advance(g, rng, save_steps[n] - step, d, gamma, noise)
+        step = save_steps[n]
+        slot = gram_out[n if gram_out.shape[0] > 1 else 0]
+        slot[:, :] = g
         risk = risk_from_gram(g)
         risk_out[n] = risk
         m_out[n, :] = g[0, 1:]

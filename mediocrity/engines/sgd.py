@@ -3,9 +3,9 @@
 Per step: x ~ N(0, I_d), lambda_j = w_j.x/sqrt d, nu = w*.x/sqrt d,
 g_j = (2/p)(f - y) lambda_j, w_j <- sqrt(d) (w_j - c_j x)/|w_j - c_j x| with
 c_j = gamma g_j / sqrt d. The new norm is known without a pass over w_j:
-|w_j - c_j x|^2 = d - 2 c_j sqrt(d) lambda_j + c_j^2 |x|^2, so a step is one fused pass
-(draw x, all dot products) and one update pass: ~3 p d flops plus d Gaussian draws.
-Norms are reset exactly at every save, so rounding cannot accumulate.
+|w_j - c_j x|^2 = d - 2 c_j sqrt(d) lambda_j + c_j^2 |x|^2, so a step is the draw of x,
+p + 2 dot products and one fused update-and-rescale pass: ~3 p d flops plus d Gaussian
+draws. Norms are reset exactly at every save, so rounding cannot accumulate.
 """
 
 from __future__ import annotations
@@ -18,75 +18,68 @@ import numpy as np
 from ..overlaps import risk_from_gram
 
 
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _dot(a, b):
+    """a.b, reassociated so that it vectorises (the order is fixed at compile time, so
+    results are still bit-reproducible)."""
+    acc = 0.0
+    for i in range(a.shape[0]):
+        acc += a[i] * b[i]
+    return acc
+
+
 @numba.njit(cache=True, nogil=True)
-def sgd_update(w, wstar, x, xx, nu, lam, z, gamma, noise):
-    """Apply one step given the sample x (|x|^2 = xx) and its fields nu, lam (p,), in place
-    on w (d, p); z is the label-noise normal. Assumes |w_j|^2 = d on entry."""
-    d, p = w.shape
+def sgd_step(w, wstar, x, z, gamma, noise, lam):
+    """One SGD step on the sample x (d,) with label-noise normal z, in place on the rows
+    w (p, d); |w_j|^2 = d on entry. lam (p,): scratch, holds lambda on return."""
+    p, d = w.shape
     sqd = math.sqrt(d)
+    xx = _dot(x, x)
+    nu = _dot(wstar, x) / sqd
     f = 0.0
     for j in range(p):
+        lam[j] = _dot(w[j], x) / sqd
         f += lam[j] * lam[j]
-    f /= p
     y = nu * nu + math.sqrt(noise) * z
-    c = np.empty(p)
-    s = np.empty(p)
+    coef = gamma * 2.0 * (f / p - y) / (p * sqd)
     for j in range(p):
-        c[j] = gamma * 2.0 * (f - y) * lam[j] / (p * sqd)
-        s[j] = sqd / math.sqrt(d - 2.0 * c[j] * sqd * lam[j] + c[j] * c[j] * xx)
-    for i in range(d):
-        xi = x[i]
-        for j in range(p):
-            w[i, j] = (w[i, j] - c[j] * xi) * s[j]
+        cj = coef * lam[j]
+        scale = sqd / math.sqrt(d - 2.0 * cj * sqd * lam[j] + cj * cj * xx)
+        row = w[j]
+        for i in range(d):
+            row[i] = (row[i] - cj * x[i]) * scale
 
 
 @numba.njit(cache=True, nogil=True)
 def _normalised_gram(w, wstar, out):
     """out <- Gram(w*, w_1..w_p)/d after resetting each |w_j|^2 to exactly d."""
-    d, p = w.shape
+    p, d = w.shape
     for j in range(p):
-        nrm = 0.0
-        for i in range(d):
-            nrm += w[i, j] * w[i, j]
-        scale = math.sqrt(d / nrm)
-        for i in range(d):
-            w[i, j] *= scale
-    out[0, 0] = (wstar @ wstar) / d
-    out[0, 1:] = (wstar @ w) / d
+        w[j] *= math.sqrt(d / _dot(w[j], w[j]))
+    out[0, 0] = _dot(wstar, wstar) / d
+    out[0, 1:] = (w @ wstar) / d
     out[1:, 0] = out[0, 1:]
-    out[1:, 1:] = (w.T @ w) / d
+    out[1:, 1:] = (w @ w.T) / d
 
 
 @numba.njit(cache=True, nogil=True)
 def sgd_run(w, wstar, rng, gamma, noise, save_steps, threshold, stop_steps,
             risk_out, m_out, gram_out):
-    """Run SGD from (w (d, p), wstar (d,)), saving risk, M and the normalised Gram matrix
+    """Run SGD from (w (p, d), wstar (d,)), saving risk, M and the normalised Gram matrix
     at the step counts save_steps; same outputs, stopping rule and return value as
-    `gram_run`."""
-    d, p = w.shape
-    sqd = math.sqrt(d)
+    `gram_run`. Draw order per step: d normals for x, then one normal z if noise > 0."""
+    p, d = w.shape
     x = np.empty(d)
     lam = np.empty(p)
     step = 0
     stop_at = -1
     r0 = 0.0
     for n in range(save_steps.shape[0]):
-        target = save_steps[n]
-        while step < target:
-            lam[:] = 0.0
-            nu = 0.0
-            xx = 0.0
+        while step < save_steps[n]:
             for i in range(d):
-                xi = rng.standard_normal()
-                x[i] = xi
-                xx += xi * xi
-                nu += wstar[i] * xi
-                for j in range(p):
-                    lam[j] += w[i, j] * xi
-            for j in range(p):
-                lam[j] /= sqd
+                x[i] = rng.standard_normal()
             z = rng.standard_normal() if noise > 0.0 else 0.0
-            sgd_update(w, wstar, x, xx, nu / sqd, lam, z, gamma, noise)
+            sgd_step(w, wstar, x, z, gamma, noise, lam)
             step += 1
         g = gram_out[n if gram_out.shape[0] > 1 else 0]
         _normalised_gram(w, wstar, g)
@@ -105,7 +98,7 @@ def sgd_run(w, wstar, rng, gamma, noise, save_steps, threshold, stop_steps,
 
 
 def embed(gram: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """Vectors (w (d, p), wstar (d,)) on the sphere of radius sqrt(d) whose normalised Gram
+    """Vectors (w (p, d), wstar (d,)) on the sphere of radius sqrt(d) whose normalised Gram
     matrix is `gram`, placed in the first coordinates: by the isotropy of x the SGD law of
     the overlaps depends on the start only through its Gram matrix."""
     r = gram.shape[0]
@@ -114,4 +107,4 @@ def embed(gram: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
     f = vecs[:, keep] * np.sqrt(np.clip(vals[keep], 0.0, None))  # gram = f f^T
     v = np.zeros((r, d))
     v[:, : f.shape[1]] = f * math.sqrt(d)
-    return np.ascontiguousarray(v[1:].T), v[0].copy()
+    return np.ascontiguousarray(v[1:]), v[0].copy()
