@@ -34,6 +34,8 @@ def exit_time(risk: xr.DataArray, threshold: float = 0.01, dim: str = "t") -> xr
         raise ValueError(f"threshold = {threshold!r}: allowed a number in (0, 1)")
     if dim not in risk.dims:
         raise ValueError(f"risk has no dimension {dim!r} (dims: {risk.dims})")
+    if risk.chunks is not None:  # dask (e.g. xr.open_zarr): the core dim must be one chunk
+        risk = risk.chunk({dim: -1})
     out = xr.apply_ufunc(crossing_times, risk[dim], risk, kwargs={"threshold": threshold},
                          input_core_dims=[[dim], [dim]], dask="parallelized",
                          output_dtypes=[float])

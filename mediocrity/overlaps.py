@@ -50,11 +50,3 @@ def gram_from_overlaps(m, q) -> np.ndarray:
     g[0, 1:] = g[1:, 0] = m
     g[1:, 1:] = q
     return g
-
-
-def psd_factor(g: np.ndarray) -> np.ndarray:
-    """Upper-triangular R with R^T R = g, for any positive-semidefinite g (QR of an
-    eigen-factor, so exactly singular g — e.g. a student equal to the teacher — is fine)."""
-    vals, vecs = np.linalg.eigh(g)
-    f = vecs * np.sqrt(np.clip(vals, 0.0, None))  # g = f f^T
-    return np.linalg.qr(f.T, mode="r")

@@ -50,7 +50,9 @@ def sgd_step(w, wstar, x, z, gamma, noise, lam):
             row[i] = (row[i] - cj * x[i]) * scale
 
 
-@numba.njit(cache=True, nogil=True)
+# error_model='numpy': after a floating-point overflow (absurd gamma) a row can be all
+# zeros; d / 0 must give inf -> NaN, flagged as diverged, not raise ZeroDivisionError.
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _normalised_gram(w, wstar, out):
     """out <- Gram(w*, w_1..w_p)/d after resetting each |w_j|^2 to exactly d."""
     p, d = w.shape
