@@ -13,7 +13,7 @@ from .engines import RUNNERS, STOCHASTIC, choose_engine
 from .initial import initial_grams, run_generators
 from .problem import Problem
 
-ENGINES = ("auto", "sgd", "gram", "ode", "sde")
+ENGINES = ("auto", "sgd", "gram", "ode", "ode_largep", "sde")
 SAVE_Q_MAX_P = 32
 
 

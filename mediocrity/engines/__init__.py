@@ -59,13 +59,18 @@ def run_sgd(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
     return run_kernel(sgd_run, problem, (w, wstar), rng, save_q)
 
 
-RUNNERS = {"sgd": run_sgd, "gram": run_gram}
-STOCHASTIC = {"sgd", "gram"}
+from .ode import run_ode, run_ode_largep  # noqa: E402
+from .sde import run_sde  # noqa: E402
 
-# Cost model (ns per SGD step) fitted to benchmarks/results/bench_engines.txt on the
-# 2-core reference machine: sgd ~ a + b d + c p d, gram ~ e + f r^2 (r = p + 1).
-SGD_NS = (50.0, 4.0, 1.5)
-GRAM_NS = (40.0, 6.0)
+RUNNERS = {"sgd": run_sgd, "gram": run_gram, "ode": run_ode, "ode_largep": run_ode_largep,
+           "sde": run_sde}
+STOCHASTIC = {"sgd", "gram", "sde"}
+
+# Cost model (ns per SGD step) read off benchmarks/results/bench_engines.txt on the
+# 2-core reference machine: sgd ~ a + b d + c p d (the Gaussian draws, then p dot
+# products and updates), gram ~ e + f r^3 (the Cholesky of G, r = p + 1).
+SGD_NS = (0.0, 3.2, 0.35)
+GRAM_NS = (30.0, 0.13)
 
 
 def step_cost_ns(engine: str, d: int, p: int) -> float:
@@ -75,7 +80,7 @@ def step_cost_ns(engine: str, d: int, p: int) -> float:
         return a + b * d + c * p * d
     if engine == "gram":
         e, f = GRAM_NS
-        return e + f * (p + 1) ** 2
+        return e + f * (p + 1) ** 3
     raise ValueError(f"no cost model for engine {engine!r}")
 
 
