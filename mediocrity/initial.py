@@ -82,11 +82,21 @@ def check_overlaps(m0, q0, p: int) -> np.ndarray:
     return g
 
 
+def annealed_start(p: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Typical start (M0 (p, 1), Q0 = I) with m_j = 1/sqrt(d), i.e. |M0|^2 = p/d (needs
+    p <= d for [[1, M0^T], [M0, I]] to be a Gram matrix)."""
+    if p > d:
+        raise ValueError(f"the annealed start needs p <= d (|M0|^2 = p/d <= 1); got p = {p}, "
+                         f"d = {d}")
+    return np.full((p, 1), 1.0 / np.sqrt(d)), np.eye(p)
+
+
 def initial_grams(problem: Problem, seeds, init, root_seed: int, init_seed: int = 0) -> np.ndarray:
     """Normalised Gram matrices (n_seeds, p+1, p+1) of the start of each seed.
 
     init: "random" (each seed its own teacher and students), "fixed" (one draw from
-    init_seed shared by all seeds), or a pair (M0, Q0) of given overlaps.
+    init_seed shared by all seeds), "annealed" (the typical start m_j = 1/sqrt(d), Q = I,
+    |M|^2 = p/d, shared by all seeds), or a pair (M0, Q0) of given overlaps.
     """
     seeds = list(seeds)
     if isinstance(init, str):
@@ -99,10 +109,15 @@ def initial_grams(problem: Problem, seeds, init, root_seed: int, init_seed: int 
                                                            init_seed))
             g = random_gram(problem.d, problem.p, rng)
             return np.broadcast_to(g, (len(seeds), *g.shape)).copy()
-        raise ValueError(f"init = {init!r}: allowed 'random', 'fixed' or a pair (M0, Q0)")
+        if init == "annealed":
+            init = annealed_start(problem.p, problem.d)
+        else:
+            raise ValueError(f"init = {init!r}: allowed 'random', 'fixed', 'annealed' or a "
+                             "pair (M0, Q0)")
     try:
         m0, q0 = init
     except (TypeError, ValueError):
-        raise ValueError(f"init = {init!r}: allowed 'random', 'fixed' or a pair (M0, Q0)")
+        raise ValueError(f"init = {init!r}: allowed 'random', 'fixed', 'annealed' or a "
+                         "pair (M0, Q0)")
     g = check_overlaps(m0, q0, problem.p)
     return np.broadcast_to(g, (len(seeds), *g.shape)).copy()

@@ -55,7 +55,8 @@ def simulate(problem: Problem, engine: str = "auto", seeds=1, init="random",
     (the cheaper exact one), "ode" (d -> infinity limit, deterministic: no seed dim) or
     "sde" (ODE + O(1/sqrt d) diffusion). seeds: a count or a list of seed indices.
     init: "random" (each seed draws teacher and students), "fixed" (one draw from
-    init_seed, shared by all seeds) or (M0, Q0) of shapes (p, 1) and (p, p).
+    init_seed, shared by all seeds), "annealed" (the typical start m_j = 1/sqrt d, Q = I)
+    or (M0, Q0) of shapes (p, 1) and (p, p).
     save_q: keep the full Q(t) (default: only for p <= 32). scheduler: passed to
     dask.compute (default: the active distributed Client if any, else threads).
 

@@ -195,7 +195,7 @@ def test_check_overlaps_rejects_bad_starts_with_a_clear_message(m0, q0, p, match
         check_overlaps(m0, q0, p)
 
 
-@pytest.mark.parametrize("init", ["Random", "", "annealed", 3, (GOOD_M0,), None])
+@pytest.mark.parametrize("init", ["Random", "", "typical", 3, (GOOD_M0,), None])
 def test_initial_grams_rejects_unknown_init(init):
     with pytest.raises(ValueError, match="init"):
         initial_grams(Problem(d=10, p=2, gamma=0.1), [0], init, root_seed=0)
@@ -206,3 +206,18 @@ def test_initial_grams_with_given_overlaps_repeats_them_for_every_seed():
     assert g.shape == (3, 3, 3)
     for k in range(3):
         np.testing.assert_array_equal(g[k], check_overlaps(GOOD_M0, GOOD_Q0, 2))
+
+
+def test_annealed_start_is_the_typical_overlap_shared_by_all_seeds():
+    from mediocrity.initial import annealed_start, initial_grams
+    from mediocrity.problem import Problem
+
+    problem = Problem(d=400, p=3, gamma=0.1)
+    grams = initial_grams(problem, [0, 5], "annealed", root_seed=1)
+    m0, q0 = annealed_start(3, 400)
+    assert np.sum(m0**2) == pytest.approx(3 / 400, rel=1e-12)  # |M0|^2 = p/d
+    for g in grams:
+        np.testing.assert_array_equal(g[0, 1:], m0[:, 0])
+        np.testing.assert_array_equal(g[1:, 1:], q0)
+    with pytest.raises(ValueError, match="p <= d"):
+        annealed_start(5, 4)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from ..initial import annealed_start  # noqa: F401 (re-exported: the ODE's typical start)
 from ..overlaps import risk_from_overlaps
 from ..problem import Problem
 from . import Run
@@ -87,12 +88,6 @@ def largep_risk(m) -> np.ndarray:
     msq = m * m
     m2 = msq.sum(axis=-1)
     return 1.0 + 1.0 / p - (2.0 / p) * m2 + (m2 * m2 - (msq * msq).sum(axis=-1)) / p**2
-
-
-def annealed_start(p: int, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """Typical start (M0 (p, 1), Q0 = I) with m_j = 1/sqrt(d), i.e. |M0|^2 = p/d (needs
-    p <= d for [[1, M0^T], [M0, I]] to be a Gram matrix)."""
-    return np.full((p, 1), 1.0 / np.sqrt(d)), np.eye(p)
 
 
 def integrate(rhs, y0: np.ndarray, risk_of, problem: Problem):
