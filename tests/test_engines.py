@@ -513,6 +513,6 @@ def test_invalid_start_and_problem_raise_before_any_run(no_compute):
     with pytest.raises(ValueError, match="not a Gram matrix"):
         simulate(Problem(d=50, p=1, gamma=0.1), "gram", init=([[2.0]], [[1.0]]))
     with pytest.raises(ValueError, match="init"):
-        simulate(Problem(d=50, p=1, gamma=0.1), "gram", init="annealed")
+        simulate(Problem(d=50, p=1, gamma=0.1), "gram", init="typical")
     with pytest.raises(TypeError, match="Problem"):
         simulate({"d": 50, "p": 1, "gamma": 0.1}, "gram")
