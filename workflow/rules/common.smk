@@ -1,0 +1,102 @@
+# Config validation, the grid as target lists, wildcard constraints and the per-rule
+# helpers (params, resources). All logic lives in mediocrity.sweep / mediocrity.store.
+
+import json
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+import mediocrity
+from mediocrity import store, sweep
+from mediocrity.config import resolve_config
+
+# presets applied and defaults filled; a bad key stops here, before any job runs
+config.update(resolve_config(config, Path(workflow.basedir) / "workflow"))
+validate(config, schema="../schemas/config.schema.yaml")
+
+RESULTS = config["results"]
+EXPERIMENTS = list(config["experiments"])
+# The command of every rule, and where seeds run: not params on purpose, since neither
+# changes a result (switching schedulers must not rerun the sweep).
+MEDIOCRITY = f"{sys.executable} -m mediocrity"
+DASK = json.dumps(config["dask"], sort_keys=True)
+
+# one level of parallelism: BLAS/OpenMP/numba pools pinned to one thread in every job
+# (Snakemake would otherwise export OMP_NUM_THREADS = threads)
+shell.prefix(
+    "export "
+    + " ".join(f"{k}={v}" for k, v in sweep.single_thread_env().items())
+    + "; "
+)
+
+
+wildcard_constraints:
+    experiment="[A-Za-z][A-Za-z0-9_-]*",
+    engine="auto|sgd|gram|sde",
+    d="[0-9]+",
+    p="[0-9]+",
+    gamma="[0-9][0-9.e+-]*",
+    noise="[0-9][0-9.e+-]*",
+    start="[0-9]+",
+    stop="[0-9]+",
+
+
+def experiment_store(experiment, name):
+    """<results>/<experiment>/<name>.zarr (name: sweep, ode or exit_times)."""
+    return f"{RESULTS}/{experiment}/{name}.zarr"
+
+
+def experiment_outputs():
+    """The data contract: sweep, exit_times (and ode) store of every experiment."""
+    out = []
+    for name in EXPERIMENTS:
+        out += [experiment_store(name, "sweep"), experiment_store(name, "exit_times")]
+        if config["experiments"][name]["ode"]:
+            out.append(experiment_store(name, "ode"))
+    return out
+
+
+def final_outputs():
+    """Targets of rule all: the stores, plus the figures when workflow/rules/paper.smk
+    defines paper_targets()."""
+    extra = globals().get("paper_targets")
+    return experiment_outputs() + (list(extra()) if extra else [])
+
+
+def simulation_cells(wildcards):
+    return [c.path(RESULTS) for c in sweep.experiment_cells(config, wildcards.experiment)]
+
+
+def spec_of(wildcards):
+    return sweep.cell_spec(config, sweep.cell_from_wildcards(config, wildcards))
+
+
+def cell_spec(wildcards):
+    """JSON of every result-affecting value of the cell (a params: change reruns it)."""
+    return sweep.spec_json(spec_of(wildcards))
+
+
+def cell_threads(wildcards):
+    return sweep.cell_threads(spec_of(wildcards), config["threads_per_job"])
+
+
+def cell_runtime(wildcards, threads):
+    return sweep.runtime_minutes(spec_of(wildcards), threads)
+
+
+def store_attrs(wildcards):
+    return json.dumps(store.experiment_attrs(config, wildcards.experiment), sort_keys=True)
+
+
+def ode_option(wildcards):
+    if config["experiments"][wildcards.experiment]["ode"]:
+        return "--ode " + experiment_store(wildcards.experiment, "ode")
+    return ""
+
+
+def exit_time_inputs(wildcards):
+    out = {"sweep": experiment_store(wildcards.experiment, "sweep")}
+    if config["experiments"][wildcards.experiment]["ode"]:
+        out["ode"] = experiment_store(wildcards.experiment, "ode")
+    return out

@@ -1,0 +1,98 @@
+# Paper stage: the figures F1-F6, the exit-time-vs-log-d fits (F3) and the per-cell
+# measurement summaries, from the stores of each experiment,
+# <results>/<exp>/{sweep,exit_times,ode}.zarr. Thin rules: each runs one subcommand of
+# `python -m mediocrity.paper` (mediocrity/paper.py, which also holds the path logic,
+# tested without Snakemake). Include after the rules that write the stores; `rule all`
+# takes paper_targets().
+#
+# Options, all optional, under config["paper"]: n_boot (bootstrap replicates, 1000),
+# bootstrap_seed (0), plateau_t_from (start of the F6 plateau window in time units;
+# null: t >= t_max/2, the last factor 2 of each run).
+
+import sys
+
+from mediocrity import paper as mediocrity_paper
+
+PAPER_OPTIONS = mediocrity_paper.options(config)
+PAPER_RESULTS = config.get("results", "results")
+PAPER_DIR = f"{PAPER_RESULTS}/paper"
+PAPER_LOGS = f"{PAPER_RESULTS}/logs/paper"
+PAPER_CLI = f"{sys.executable} -m mediocrity.paper"  # `mediocrity paper` once cli.py has it
+PAPER_T_FROM = ("" if PAPER_OPTIONS["plateau_t_from"] is None
+                else f"--t-from {float(PAPER_OPTIONS['plateau_t_from'])!r}")
+
+
+def paper_targets():
+    """Every final output of the paper stage, for `rule all`."""
+    return mediocrity_paper.targets(config)
+
+
+rule paper_fits:
+    input:
+        f"{PAPER_RESULTS}/{mediocrity_paper.FIT_EXPERIMENT}/exit_times.zarr",
+    output:
+        csv=report(f"{PAPER_DIR}/fits.csv", caption="../report/fits.rst", category="Paper"),
+        netcdf=f"{PAPER_DIR}/fits.nc",
+        tex=f"{PAPER_DIR}/numbers.tex",
+    params:
+        n_boot=PAPER_OPTIONS["n_boot"],
+        bootstrap_seed=PAPER_OPTIONS["bootstrap_seed"],
+    log:
+        f"{PAPER_LOGS}/fits.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "{PAPER_CLI} fits --exit-times {input:q} --csv {output.csv:q}"
+        " --netcdf {output.netcdf:q} --tex {output.tex:q} --n-boot {params.n_boot}"
+        " --bootstrap-seed {params.bootstrap_seed} > {log:q} 2>&1"
+
+
+rule paper_summary:
+    input:
+        [path for exp in config.get("experiments", {})
+         for path in mediocrity_paper.store_inputs(config, exp)],
+    output:
+        f"{PAPER_DIR}/summary.nc",
+    params:
+        t_from=PAPER_T_FROM,
+    log:
+        f"{PAPER_LOGS}/summary.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "{PAPER_CLI} summary --out {output:q} --stores {input:q} {params.t_from}"
+        " > {log:q} 2>&1"
+
+
+# One rule per figure: a report caption cannot depend on a wildcard.
+for paper_exp in mediocrity_paper.figure_experiments(config):
+
+    rule:
+        name:
+            f"paper_figure_{paper_exp}"
+        input:
+            stores=mediocrity_paper.store_inputs(config, paper_exp),
+            fits=[f"{PAPER_DIR}/fits.nc"] if paper_exp == "F3" else [],
+        output:
+            pdf=report(f"{PAPER_DIR}/figures/{paper_exp}.pdf",
+                       caption=f"../report/{paper_exp}.rst", category="Paper"),
+            png=report(f"{PAPER_DIR}/figures/{paper_exp}.png",
+                       caption=f"../report/{paper_exp}.rst", category="Paper"),
+        params:
+            experiment=paper_exp,
+            stem=lambda wildcards, output: output.pdf[: -len(".pdf")],
+            fits=lambda wildcards, input: f"--fits {input.fits[0]}" if input.fits else "",
+            t_from=PAPER_T_FROM,
+        log:
+            f"{PAPER_LOGS}/figure_{paper_exp}.log",
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        shell:
+            "{PAPER_CLI} figure {params.experiment} --stem {params.stem:q}"
+            " --stores {input.stores:q} {params.fits} {params.t_from} > {log:q} 2>&1"
