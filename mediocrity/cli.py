@@ -40,7 +40,7 @@ def warmup() -> None:
     from .simulate import simulate
 
     problem = Problem(d=8, p=2, gamma=0.1, noise=0.1, t_max=0.01, t_min=1e-3)
-    for engine in ("sgd", "gram"):
+    for engine in ("sgd", "gram", "sde"):  # the numba-compiled engines
         simulate(problem, engine=engine, seeds=1, scheduler="sync")
 
 
