@@ -1,4 +1,5 @@
-"""Command line: `mediocrity --version`, `mediocrity info`, `mediocrity warmup`; the
+"""Command line: `mediocrity --version`, `mediocrity info`, `mediocrity warmup`,
+`mediocrity paper ...` (figures, fits, summaries: mediocrity.paper); the
 pipeline's steps (`run-cell`, `ode`, `merge`, `exit-times`, one package call each, used by the
 Snakemake rules) and `mediocrity status` (sweep progress)."""
 
@@ -116,11 +117,17 @@ def _run_pipeline_command(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["paper"]:  # figures, fits, summaries: mediocrity.paper's own parser
+        from .paper import main_paper
+
+        return main_paper(argv[1:])
     parser = argparse.ArgumentParser(prog="mediocrity", description=__doc__)
     parser.add_argument("--version", action="version", version=f"mediocrity {__version__}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="print versions and the numba threading layer")
     sub.add_parser("warmup", help="compile the numba kernels into the cache")
+    sub.add_parser("paper", help="paper figures, fits and summaries (see `mediocrity paper -h`)")
     _add_pipeline_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "info":

@@ -18,7 +18,8 @@ EXPERIMENTS = ("F1", "F2", "F3", "F4", "F5", "F6")
 STORES = ("sweep", "exit_times", "ode")
 FIT_EXPERIMENT = "F3"
 SUMMARY_CELL = ("experiment", *measure.CELL_DIMS)
-DEFAULT_OPTIONS = {"n_boot": 1000, "bootstrap_seed": 0, "plateau_t_from": None}
+DEFAULT_OPTIONS = {"n_boot": 1000, "bootstrap_seed": 0, "plateau_t_from": None,
+                   "fit_d_min": None}
 
 
 # -- paths and targets from the pipeline config ---------------------------------------
@@ -102,12 +103,13 @@ def write_figure(experiment: str, stem, store_paths, fits_path=None,
 
 
 def write_fits(exit_times_path, csv, netcdf, tex, n_boot: int = 1000,
-               bootstrap_seed: int = 0) -> xr.Dataset:
-    """Fit <t_ex> vs log d on one exit_times.zarr; write the CSV table, the netCDF Dataset
-    and the LaTeX macros."""
+               bootstrap_seed: int = 0, d_min: float | None = None) -> xr.Dataset:
+    """Fit <t_ex> vs log d (over d >= d_min) on one exit_times.zarr; write the CSV table,
+    the netCDF Dataset and the LaTeX macros."""
     with xr.open_zarr(exit_times_path) as store:
         exit_times = store.load()
-    fits = fit.fit_exit_times(exit_times, n_boot=n_boot, bootstrap_seed=bootstrap_seed)
+    fits = fit.fit_exit_times(exit_times, n_boot=n_boot, bootstrap_seed=bootstrap_seed,
+                              d_min=d_min)
     fits.attrs["source"] = str(exit_times_path)
     for path in (csv, netcdf, tex):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -179,6 +181,7 @@ def main_paper(argv: list[str] | None = None) -> int:
     fits.add_argument("--tex", required=True)
     fits.add_argument("--n-boot", type=int, default=DEFAULT_OPTIONS["n_boot"])
     fits.add_argument("--bootstrap-seed", type=int, default=DEFAULT_OPTIONS["bootstrap_seed"])
+    fits.add_argument("--d-min", type=float, default=None, help="fit only d >= D_MIN")
     summ = sub.add_parser("summary", help="per-cell measurement summaries to netCDF")
     summ.add_argument("--out", required=True)
     summ.add_argument("--stores", nargs="+", required=True)
@@ -188,7 +191,7 @@ def main_paper(argv: list[str] | None = None) -> int:
         write_figure(args.experiment, args.stem, args.stores, args.fits, args.t_from)
     elif args.command == "fits":
         write_fits(args.exit_times, args.csv, args.netcdf, args.tex, args.n_boot,
-                   args.bootstrap_seed)
+                   args.bootstrap_seed, args.d_min)
     else:
         write_summary(args.out, args.stores, args.t_from)
     return 0

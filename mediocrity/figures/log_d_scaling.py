@@ -28,6 +28,7 @@ def figure_f3(exit_times: xr.Dataset, fits: xr.Dataset,
     extra_dim = (varying(summary, ("gamma", "noise")) or ["gamma"])[0]
     styles = line_styles(summary[extra_dim].values)
     d_grid = np.geomspace(float(summary.d.min()), float(summary.d.max()), 50)
+    fit_grid = d_grid[d_grid >= np.nan_to_num(fits.attrs.get("d_min", 0.0))]  # fitted range
     plotted_left = False
     for coords, mean in iter_series(summary.exit_time_mean, "d"):
         color = colors[coords["p"]]
@@ -37,7 +38,7 @@ def figure_f3(exit_times: xr.Dataset, fits: xr.Dataset,
         line = fits.sel(coords)
         intercept, slope = float(line.intercept), float(line.slope)
         if np.isfinite(slope):
-            left.plot(d_grid, intercept + slope * np.log(d_grid), color=color, lw=0.9,
+            left.plot(fit_grid, intercept + slope * np.log(fit_grid), color=color, lw=0.9,
                       ls=styles[coords[extra_dim]])
     has_data = summary.exit_time_mean.notnull().any(["engine", "d"])
     for p in summary.p.values:

@@ -6,7 +6,7 @@
 # takes paper_targets().
 #
 # Options, all optional, under config["paper"]: n_boot (bootstrap replicates, 1000),
-# bootstrap_seed (0), plateau_t_from (start of the F6 plateau window in time units;
+# bootstrap_seed (0), fit_d_min (fit only d >= fit_d_min; null: every d), plateau_t_from (start of the F6 plateau window in time units;
 # null: t >= t_max/2, the last factor 2 of each run).
 
 import sys
@@ -17,7 +17,7 @@ PAPER_OPTIONS = mediocrity_paper.options(config)
 PAPER_RESULTS = config.get("results", "results")
 PAPER_DIR = f"{PAPER_RESULTS}/paper"
 PAPER_LOGS = f"{PAPER_RESULTS}/logs/paper"
-PAPER_CLI = f"{sys.executable} -m mediocrity.paper"  # `mediocrity paper` once cli.py has it
+PAPER_CLI = f"{sys.executable} -m mediocrity paper"
 PAPER_T_FROM = ("" if PAPER_OPTIONS["plateau_t_from"] is None
                 else f"--t-from {float(PAPER_OPTIONS['plateau_t_from'])!r}")
 
@@ -37,6 +37,8 @@ rule paper_fits:
     params:
         n_boot=PAPER_OPTIONS["n_boot"],
         bootstrap_seed=PAPER_OPTIONS["bootstrap_seed"],
+        d_min=("" if PAPER_OPTIONS["fit_d_min"] is None
+               else f"--d-min {float(PAPER_OPTIONS['fit_d_min'])!r}"),
     log:
         f"{PAPER_LOGS}/fits.log",
     threads: 1
@@ -46,7 +48,7 @@ rule paper_fits:
     shell:
         "{PAPER_CLI} fits --exit-times {input:q} --csv {output.csv:q}"
         " --netcdf {output.netcdf:q} --tex {output.tex:q} --n-boot {params.n_boot}"
-        " --bootstrap-seed {params.bootstrap_seed} > {log:q} 2>&1"
+        " --bootstrap-seed {params.bootstrap_seed} {params.d_min} > {log:q} 2>&1"
 
 
 rule paper_summary:
