@@ -63,9 +63,7 @@ def exit_time_quenched(d, p, gamma, noise=0.0, threshold=0.01):
 def sgd_noise_shift(p, gamma, noise=0.0):
     """First-order finite-d SGD-noise shift of the exit time (time units, negative):
     -log(1 + s_p)/(2 lambda_p), s_p = (2 gamma/(p lambda_p)) [(10p^2 - 6p + 8)/p^2 + Delta]."""
-    lam = growth_rate(p, gamma, noise)
-    s = (2.0 * gamma / (p * lam)) * ((10.0 * p**2 - 6.0 * p + 8.0) / p**2 + noise)
-    return -np.log1p(s) / (2.0 * lam)
+    return -np.log1p(_noise_variance(p, gamma, noise)) / (2.0 * growth_rate(p, gamma, noise))
 
 
 def exit_time_corrected(d, p, gamma, noise=0.0, threshold=0.01, initial="quenched"):
@@ -94,3 +92,40 @@ def overparameterization_gain(noise=0.0):
 def plateau_risk_p1(gamma, noise):
     """Asymptotic risk at p = 1: R_inf = gamma Delta / (1 - 6 gamma) (gamma < 1/6)."""
     return gamma * noise / (1.0 - 6.0 * gamma)
+
+
+def _noise_variance(p, gamma, noise):
+    """s_p: variance the SGD noise adds to each m_j during the escape, in units of 1/d."""
+    lam = growth_rate(p, gamma, noise)
+    return (2.0 * gamma / (p * lam)) * ((10.0 * p**2 - 6.0 * p + 8.0) / p**2 + noise)
+
+
+def mean_log_noncentral_chi2(k, nc, terms: int | None = None):
+    """E log X for X ~ noncentral chi2_k(nc): log 2 + sum_j Pois(j; nc/2) digamma(k/2 + j)
+    (a Poisson mixture of central chi2_{k+2j}); numpy broadcasting."""
+    from scipy.stats import poisson
+
+    k, nc = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(nc, dtype=float))
+    half = nc / 2.0
+    if terms is None:
+        top = float(np.nanmax(half)) if half.size else 0.0
+        terms = int(top + 12.0 * np.sqrt(top) + 60)
+    j = np.arange(terms)
+    weights = poisson.pmf(j, half[..., None])
+    return np.log(2.0) + np.sum(weights * digamma(k[..., None] / 2.0 + j), axis=-1)
+
+
+def exit_time_fixed_start(m0_norm2, d, p, gamma, noise=0.0, threshold=0.01):
+    """Mean SGD exit time from one given start |M(0)|^2 (e.g. the annealed p/d), linear regime.
+
+    The SGD noise adds N(0, s_p/d) to each m_j (s_p as in sgd_noise_shift), so
+    d |M_eff|^2 / s_p ~ noncentral chi2_p(d |M0|^2 / s_p) and
+    <t_ex> = [log(T (p+1)/2) - log(s_p/d) - E log chi'2_p] / (2 lambda_p).
+    Averaged over Gaussian starts it is exit_time_corrected (quenched); from a start that is
+    typical (|M0|^2 = p/d) it lies *above* the noiseless ODE time at small p: the noise
+    spreads log|M_eff|^2 downwards (Jensen) more than it raises |M_eff|^2. numpy only.
+    """
+    s = _noise_variance(p, gamma, noise)
+    mean_log = mean_log_noncentral_chi2(p, d * np.asarray(m0_norm2, dtype=float) / s)
+    lam = growth_rate(p, gamma, noise)
+    return (np.log(threshold * (p + 1) / 2.0) - np.log(s / d) - mean_log) / (2.0 * lam)

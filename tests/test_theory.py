@@ -123,3 +123,29 @@ def test_overparameterization_gain_is_the_ratio_of_optimal_samples():
         ratio = coefficient(1, noise) / coefficient(10**9, noise)
         # the p -> infinity limit is reached up to (p + 4)/p^2 ~ 1e-9
         assert ratio == pytest.approx(theory.overparameterization_gain(noise), rel=1e-8)
+
+
+def test_mean_log_noncentral_chi2_matches_monte_carlo():
+    """E log X, X ~ ncx2(k, nc), against 4e5 scipy draws (tolerance: 5 standard errors)."""
+    from scipy.stats import ncx2
+
+    rng = np.random.default_rng(7)
+    for k, nc in [(1, 0.0), (1, 0.67), (3, 2.0), (5, 40.0)]:
+        x = np.log(ncx2.rvs(k, nc, size=400_000, random_state=rng) if nc > 0
+                   else rng.chisquare(k, 400_000))
+        exact = float(theory.mean_log_noncentral_chi2(k, nc))
+        assert abs(exact - x.mean()) < 5 * x.std() / np.sqrt(x.size)
+
+
+def test_fixed_start_exit_time_limits():
+    """Without SGD noise weight (huge d|M0|^2/s_p) it is the linear ODE time; averaged over
+    Gaussian starts d|M0|^2 ~ chi2_p it is the quenched time plus the SGD-noise shift."""
+    p, gamma, d = 2, 0.1, 10**4
+    big = 1e-2  # |M0|^2 with d |M0|^2 / s_p ~ 1e3: the noise is negligible
+    assert float(theory.exit_time_fixed_start(big, d, p, gamma)) == pytest.approx(
+        float(theory.exit_time_linear(big, p, gamma)), abs=2e-3)
+    rng = np.random.default_rng(3)
+    m0_norm2 = rng.chisquare(p, 20_000) / d
+    averaged = theory.exit_time_fixed_start(m0_norm2, d, p, gamma).mean()
+    se = theory.exit_time_fixed_start(m0_norm2, d, p, gamma).std() / np.sqrt(m0_norm2.size)
+    assert abs(averaged - float(theory.exit_time_corrected(d, p, gamma))) < 5 * se
