@@ -17,7 +17,7 @@ import math
 import numba
 import numpy as np
 
-from ..overlaps import risk_from_gram
+from .saves import CONTINUE, DIVERGED, record_save
 
 # Relative Schur complement below which a direction counts as already spanned.
 SINGULAR_TOL = 1e-14
@@ -160,22 +160,13 @@ def gram_run(g, rng, d, gamma, noise, save_steps, threshold, stop_steps,
     caller). Returns (number of saves written, diverged flag).
     """
     step = 0
-    stop_at = -1
-    r0 = 0.0
+    track = np.array([0.0, -1.0])
     for n in range(save_steps.shape[0]):
         advance(g, rng, save_steps[n] - step, d, gamma, noise)
         step = save_steps[n]
         slot = gram_out[n if gram_out.shape[0] > 1 else 0]
         slot[:, :] = g
-        risk = risk_from_gram(g)
-        risk_out[n] = risk
-        m_out[n, :] = g[0, 1:]
-        if not math.isfinite(risk):
-            return n + 1, True
-        if n == 0:
-            r0 = risk
-        elif stop_steps >= 0 and stop_at < 0 and risk <= (1.0 - threshold) * r0:
-            stop_at = step + stop_steps
-        if stop_at >= 0 and step >= stop_at:
-            return n + 1, False
+        status = record_save(n, step, slot, risk_out, m_out, threshold, stop_steps, track)
+        if status != CONTINUE:
+            return n + 1, status == DIVERGED
     return save_steps.shape[0], False

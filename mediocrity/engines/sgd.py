@@ -15,7 +15,7 @@ import math
 import numba
 import numpy as np
 
-from ..overlaps import risk_from_gram
+from .saves import CONTINUE, DIVERGED, record_save
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -74,8 +74,7 @@ def sgd_run(w, wstar, rng, gamma, noise, save_steps, threshold, stop_steps,
     x = np.empty(d)
     lam = np.empty(p)
     step = 0
-    stop_at = -1
-    r0 = 0.0
+    track = np.array([0.0, -1.0])
     for n in range(save_steps.shape[0]):
         while step < save_steps[n]:
             for i in range(d):
@@ -85,17 +84,9 @@ def sgd_run(w, wstar, rng, gamma, noise, save_steps, threshold, stop_steps,
             step += 1
         g = gram_out[n if gram_out.shape[0] > 1 else 0]
         _normalised_gram(w, wstar, g)
-        risk = risk_from_gram(g)
-        risk_out[n] = risk
-        m_out[n, :] = g[0, 1:]
-        if not math.isfinite(risk):
-            return n + 1, True
-        if n == 0:
-            r0 = risk
-        elif stop_steps >= 0 and stop_at < 0 and risk <= (1.0 - threshold) * r0:
-            stop_at = step + stop_steps
-        if stop_at >= 0 and step >= stop_at:
-            return n + 1, False
+        status = record_save(n, step, g, risk_out, m_out, threshold, stop_steps, track)
+        if status != CONTINUE:
+            return n + 1, status == DIVERGED
     return save_steps.shape[0], False
 
 
