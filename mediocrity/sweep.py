@@ -126,8 +126,10 @@ def modelled_seconds(spec: dict) -> float:
     try:
         ns = step_cost_ns(resolve_engine(problem, spec["engine"]), problem.d, problem.p)
         return n_seeds * ns * 1e-9 * t_end / problem.dt
-    except ValueError:  # sde: ~1e-3 time units a step, O(p^3) each
-        return n_seeds * 1e-6 * (problem.p + 1) ** 3 * t_end / 1e-3
+    except ValueError:  # sde: Euler steps of TIME_STEP time units, ~(p + 1)^3 us each
+        from .engines.sde import TIME_STEP
+
+        return n_seeds * 1e-6 * (problem.p + 1) ** 3 * t_end / TIME_STEP
 
 
 SMALL_CELL_SECONDS = 60.0
