@@ -1,4 +1,4 @@
-"""Per-step cost of the `sgd` and `gram` engines against their floors (SCIENCE.md §7).
+"""Per-step cost of the `sgd` and `gram` engines against their floors (docs/science.md §7).
 
 Run:  python benchmarks/bench_engines.py [--quick] [--out benchmarks/results/bench_engines.txt]
 

@@ -1,8 +1,8 @@
-"""Exit times at d = 3000 from one fixed initial condition (SCIENCE.md §6, F1 setting):
+"""Exit times at d = 3000 from one fixed initial condition (docs/science.md §6, F1 setting):
 the ODE (d -> infinity), SGD (exact finite-d chain) and the SDE, for p = 1 and p = 2.
 
 SGD is run with engine "gram", the exact Markov chain of the Gram matrix: the same law as
-the d-dimensional "sgd" engine (SCIENCE.md §4), at a cost per step independent of d.
+the d-dimensional "sgd" engine (docs/science.md §4), at a cost per step independent of d.
 Every run stops shortly after its exit (Problem.stop_after).
 
     python examples/exit_times_d3000.py | tee examples/output/exit_times_d3000.txt

@@ -1,7 +1,7 @@
 """Exit time vs log d: <t_ex>(d) = a + b log d, per (engine, p, gamma, noise).
 
 Weighted least squares with weights 1/sem^2 of each d's mean over seeds; 95% bootstrap
-intervals by resampling seeds within each d and refitting. Theory (SCIENCE.md §3):
+intervals by resampling seeds within each d and refitting. Theory (docs/science.md §3):
 b = 1/(2 lambda_p), a = C_p/(2 lambda_p) + the SGD-noise shift, with the quenched C_p
 (d |M(0)|^2 ~ chi^2_p: exact for init 'random', the expectation over the shared draw for
 init 'fixed'). Times in units of steps gamma/(p d).

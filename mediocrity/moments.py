@@ -2,7 +2,7 @@
 
 One SGD step changes the state X = (M, q_jk for j < k) by (gamma/d) xi + O((gamma/d)^2),
 xi a polynomial in the local fields u = (nu, lambda_1..lambda_p) ~ N(0, G) and the label
-noise z ~ N(0, 1) (SCIENCE.md §4, normalised units). With the error
+noise z ~ N(0, 1) (docs/science.md §4, normalised units). With the error
 e = f - y = h - sqrt(Delta) z, h = u^T H u, H = diag(-1, 1/p, .., 1/p), g_j = (2/p) e lambda_j:
     X_j  = -g_j nu = x(e) nu lambda_j,                      x(e) = -(2/p) e
     Y_jk = -(g_j lambda_k + g_k lambda_j) + gamma g_j g_k = phi(e) lambda_j lambda_k,
@@ -155,7 +155,7 @@ def increment_moments(m, q, gamma: float, noise: float = 0.0):
 def sample_increments(gram: np.ndarray, d: int, gamma: float, noise: float,
                       rng: np.random.Generator, n: int) -> np.ndarray:
     """n independent exact one-step increments of the state (M, q_jk j < k) from the
-    normalised Gram matrix `gram` (SCIENCE.md §4, vectorised): the Monte-Carlo reference
+    normalised Gram matrix `gram` (docs/science.md §4, vectorised): the Monte-Carlo reference
     of the closed forms above. Returns (n, p(p+1)/2), in overlap units (not gamma/d)."""
     r = gram.shape[0]
     p = r - 1

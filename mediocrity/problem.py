@@ -1,6 +1,6 @@
 """One grid cell of the experiment: a frozen, validated description of the problem.
 
-Time is measured as t = steps * gamma / (p * d) (SCIENCE.md §1); all engines save on
+Time is measured as t = steps * gamma / (p * d) (docs/science.md §1); all engines save on
 the shared log-spaced lattice t_k = 10**(k / saves_per_decade), plus t = 0.
 """
 

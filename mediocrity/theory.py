@@ -1,4 +1,4 @@
-"""Closed-form theory of the escape from mediocrity (SCIENCE.md §2-§3).
+"""Closed-form theory of the escape from mediocrity (docs/science.md §2-§3).
 
 Every function is vectorised: numpy arrays and xarray DataArrays broadcast through.
 Time is in units t = steps gamma/(p d); samples n = t p d / gamma.

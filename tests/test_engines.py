@@ -1,4 +1,4 @@
-"""The exact engines `sgd` and `gram` (SCIENCE.md §1, §4, §5).
+"""The exact engines `sgd` and `gram` (docs/science.md §1, §4, §5).
 
 (a, b) one/few steps of each numba kernel equal a slow numpy step on the same random
 numbers; (c) the two engines have the same law of exit times and plateau risks;
@@ -101,7 +101,7 @@ def _loss(w, wstar, x, y):
 
 
 def numpy_sgd_step(w, wstar, x, z, gamma, noise):
-    """SCIENCE.md §1: w_j <- w_j - gamma grad_{w_j} (f - y)^2/2, then w_j <- sqrt(d) w_j/|w_j|,
+    """docs/science.md §1: w_j <- w_j - gamma grad_{w_j} (f - y)^2/2, then w_j <- sqrt(d) w_j/|w_j|,
     with y = (w*.x/sqrt d)^2 + sqrt(Delta) z. w: (p, d) rows."""
     p, d = w.shape
     lam = w @ x / np.sqrt(d)
@@ -186,7 +186,7 @@ def test_sgd_step_moves_the_weights():
 # -- (b) gram kernel vs a slow numpy update of the full Gram matrix ----------------------
 
 def numpy_gram_step(g, low, xi, chi, z, gamma, noise, d):
-    """SCIENCE.md §4: lambda = L xi (L L^T = G), |x|^2 = |xi|^2 + chi,
+    """docs/science.md §4: lambda = L xi (L L^T = G), |x|^2 = |xi|^2 + chi,
     e_j = gamma g_j / d (e_0 = 0), G' = G - lambda e^T - e lambda^T + |x|^2 e e^T, then
     G'_jk / sqrt(G'_jj G'_kk) (spherical projection)."""
     r = g.shape[0]

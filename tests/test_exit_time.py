@@ -1,4 +1,4 @@
-"""Exit time: interpolated first crossing of R(t) <= (1 - T) R(0) (SCIENCE.md §3, §5:
+"""Exit time: interpolated first crossing of R(t) <= (1 - T) R(0) (docs/science.md §3, §5:
 never report a saved grid point as the crossing)."""
 
 from __future__ import annotations

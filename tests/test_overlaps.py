@@ -1,4 +1,4 @@
-"""Overlaps and the excess risk (SCIENCE.md §1, §5: 'risk formula equals a Monte-Carlo
+"""Overlaps and the excess risk (docs/science.md §1, §5: 'risk formula equals a Monte-Carlo
 estimate of E[(f - f*)^2]/2')."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def test_risk_from_overlaps_equals_monte_carlo_risk(p, spherical):
 
 
 def test_risk_on_the_sphere_equals_the_spherical_formula():
-    # SCIENCE.md §1: on the sphere R = 1 + 1/p - (2/p)|M|^2 + (1/p^2) sum_{j != k} q_jk^2
+    # docs/science.md §1: on the sphere R = 1 + 1/p - (2/p)|M|^2 + (1/p^2) sum_{j != k} q_jk^2
     rng = np.random.default_rng(7)
     for p in (1, 2, 5):
         for _ in range(5):
@@ -68,7 +68,7 @@ def test_risk_on_the_sphere_equals_the_spherical_formula():
 
 @pytest.mark.parametrize("p", [1, 2, 3, 10])
 def test_risk_at_mediocrity_is_one_plus_one_over_p(p):
-    # M = 0, Q = I: the plateau of SCIENCE.md §1
+    # M = 0, Q = I: the plateau of docs/science.md §1
     assert risk_from_overlaps(np.zeros(p), np.eye(p)) == pytest.approx(1 + 1 / p, rel=1e-14)
     assert risk_from_gram(gram_from_overlaps(np.zeros(p), np.eye(p))) == pytest.approx(
         1 + 1 / p, rel=1e-14)

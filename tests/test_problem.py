@@ -1,5 +1,5 @@
 """Problem: validation of every field, the NoEscapeWarning, the shared time grid and the
-step counts of the saves (SCIENCE.md §1: t = steps gamma/(p d))."""
+step counts of the saves (docs/science.md §1: t = steps gamma/(p d))."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def test_gamma_at_or_above_critical_gamma_warns_but_constructs(p, noise):
 
 
 def test_critical_gamma_is_one_sixth_at_p1_without_noise():
-    # SCIENCE.md §3: gamma_c = 1/6 at p = 1, Delta = 0; just below it does not warn
+    # docs/science.md §3: gamma_c = 1/6 at p = 1, Delta = 0; just below it does not warn
     with pytest.warns(NoEscapeWarning):
         Problem(d=10, p=1, gamma=1 / 6)
     with warnings.catch_warnings():

@@ -70,7 +70,7 @@ def test_p1_values():
     for t in (0.01, 0.05, 0.3):
         assert theory.exit_time_constant(1, t, "quenched") == pytest.approx(
             np.log(2 * t) + np.euler_gamma, **APPROX)
-    # SCIENCE.md §3: n* ~ 3 d log d at p = 1, slopes 1/(2 lambda_p) of t_ex vs log d
+    # docs/science.md §3: n* ~ 3 d log d at p = 1, slopes 1/(2 lambda_p) of t_ex vs log d
     assert theory.optimal_samples(1e6, 1) / (1e6 * (np.log(1e6) + np.log(0.01))) == \
         pytest.approx(3.0, **APPROX)
     d, p = np.array([1e3, np.e * 1e3]), np.array([[1], [2]])

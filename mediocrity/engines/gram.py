@@ -1,4 +1,4 @@
-"""Engine `gram`: the exact finite-d Markov chain of the Gram matrix (SCIENCE.md §4).
+"""Engine `gram`: the exact finite-d Markov chain of the Gram matrix (docs/science.md §4).
 
 State: G = Gram(w*, w_1..w_p)/d, (p+1) x (p+1), teacher first. For isotropic x, one SGD
 step needs only the local fields lambda = L xi (G = L L^T, xi ~ N(0, I_r), r = p + 1)

@@ -1,4 +1,4 @@
-"""Engines `ode` and `ode_largep`: the deterministic d -> infinity limit (SCIENCE.md §2).
+"""Engines `ode` and `ode_largep`: the deterministic d -> infinity limit (docs/science.md §2).
 
 Unconstrained drifts of the overlaps (time t = steps gamma/(p d), k = 1 teacher):
     Psi = (6 - 2 trQ/p) M - (4/p) Q M

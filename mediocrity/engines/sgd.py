@@ -1,4 +1,4 @@
-"""Engine `sgd`: full d-dimensional one-pass SGD of the committee (SCIENCE.md §1).
+"""Engine `sgd`: full d-dimensional one-pass SGD of the committee (docs/science.md §1).
 
 Per step: x ~ N(0, I_d), lambda_j = w_j.x/sqrt d, nu = w*.x/sqrt d,
 g_j = (2/p)(f - y) lambda_j, w_j <- sqrt(d) (w_j - c_j x)/|w_j - c_j x| with
