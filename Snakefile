@@ -3,6 +3,7 @@ grid -> Zarr stores under results/<experiment>/ (docs/pipeline.md).
 
     snakemake --cores 2                      # the default grids of config.yaml
     snakemake --cores 2 --config preset=quick
+    snakemake --cores 2 --configfile my.yaml     # your own grid instead of config.yaml
 """
 
 from pathlib import Path
@@ -12,7 +13,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# A config file given on the command line (--configfile my.yaml) replaces config.yaml
+# rather than being merged into it, in this process and in every cluster job alike.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -78,7 +78,9 @@ def _add_pipeline_commands(sub) -> None:
     times.add_argument("--ode", default=None)
     times.add_argument("--out", required=True)
     status = sub.add_parser("status", help="cells done/total and time left of a sweep")
-    status.add_argument("--configfile", default="config.yaml")
+    status.add_argument("--configfile", default=None,
+                        help="config file (default: the grid of the last snakemake run"
+                        " here, else config.yaml)")
     status.add_argument("--workflow-dir", default="workflow",
                         help="directory with schemas/ and presets/")
     status.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
@@ -106,13 +108,16 @@ def _run_pipeline_command(args) -> None:
 
         exit_time_table(args.sweep, args.out, args.ode)
     else:
-        from .config import ConfigError, load_config
+        from .config import ConfigError
+        from .plan import status_config
         from .sweep import sweep_status
 
         try:
-            cfg = load_config(args.configfile, args.workflow_dir, _overrides(args.config))
+            cfg, source = status_config(args.configfile, args.workflow_dir,
+                                        _overrides(args.config))
         except ConfigError as err:
             raise SystemExit(f"mediocrity status: {err}") from None
+        print(f"grid: {source}")
         print(sweep_status(cfg, args.cores))
 
 

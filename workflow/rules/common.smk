@@ -8,12 +8,23 @@ from pathlib import Path
 from snakemake.utils import validate
 
 import mediocrity
-from mediocrity import store, sweep
+from mediocrity import plan, store, sweep
 from mediocrity.config import resolve_config
 
 # presets applied and defaults filled; a bad key stops here, before any job runs
 config.update(resolve_config(config, Path(workflow.basedir) / "workflow"))
 validate(config, schema="../schemas/config.schema.yaml")
+
+# Cell integrity (mediocrity/plan.py): the main process records the config it runs with;
+# a cluster job, which Snakemake rebuilds from forwarded options, refuses to run if its
+# config differs.
+if workflow.remote_exec:
+    plan.check_against_plan(config)
+
+
+onstart:
+    plan.write_plan(config)
+
 
 RESULTS = config["results"]
 EXPERIMENTS = list(config["experiments"])
