@@ -31,6 +31,11 @@ if Path(workflow.basedir, "workflow/rules/paper.smk").exists():
     include: "workflow/rules/paper.smk"
 
 
+# the config this run resolved, for its cluster jobs to check (mediocrity/plan.py)
+onstart:
+    plan.write_plan(config)
+
+
 rule all:
     input:
         final_outputs(),

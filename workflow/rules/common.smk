@@ -12,7 +12,7 @@ from mediocrity import plan, store, sweep
 from mediocrity.config import resolve_config
 
 # presets applied and defaults filled; a bad key stops here, before any job runs
-config.update(resolve_config(config, Path(workflow.basedir) / "workflow"))
+config.update(resolve_config(config, Path(workflow.basedir, "workflow")))
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Cell integrity (mediocrity/plan.py): the main process records the config it runs with;
@@ -20,11 +20,6 @@ validate(config, schema="../schemas/config.schema.yaml")
 # config differs.
 if workflow.remote_exec:
     plan.check_against_plan(config)
-
-
-onstart:
-    plan.write_plan(config)
-
 
 RESULTS = config["results"]
 EXPERIMENTS = list(config["experiments"])
@@ -35,11 +30,8 @@ DASK = json.dumps(config["dask"], sort_keys=True)
 
 # one level of parallelism: BLAS/OpenMP/numba pools pinned to one thread in every job
 # (Snakemake would otherwise export OMP_NUM_THREADS = threads)
-shell.prefix(
-    "export "
-    + " ".join(f"{k}={v}" for k, v in sweep.single_thread_env().items())
-    + "; "
-)
+SINGLE_THREAD = " ".join(f"{k}={v}" for k, v in sweep.single_thread_env().items())
+shell.prefix(f"export {SINGLE_THREAD}; ")
 
 
 wildcard_constraints:
@@ -102,7 +94,7 @@ def store_attrs(wildcards):
 
 def ode_option(wildcards):
     if config["experiments"][wildcards.experiment]["ode"]:
-        return "--ode " + experiment_store(wildcards.experiment, "ode")
+        return f"--ode {experiment_store(wildcards.experiment, 'ode')}"
     return ""
 
 
