@@ -14,15 +14,36 @@ from numbers import Integral, Real
 import numpy as np
 
 ACTIVATIONS = ("square",)
+# Bounds that keep the machine alive (issue 12): every step count fits in int64 with a
+# margin of 2**10 (and is exact in a float64), and the save grid stays small.
+D_MAX = 10**12
+P_MAX = 10**5
+STEPS_MAX = 2**53
+T_RATIO_MAX = 1e15  # t_max / t_min: at most 15 decades of saves
 
 
 class NoEscapeWarning(UserWarning):
     """gamma >= gamma_c: M = 0 is linearly stable, no escape from mediocrity expected."""
 
 
+def short_repr(value, limit: int = 80) -> str:
+    """repr(value), truncated to about `limit` characters without building the whole
+    repr of a huge (or self-similar, e.g. a YAML anchor bomb) container first."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxdict, r.maxlist, r.maxtuple, r.maxset = 3, 6, 6, 6, 6
+    r.maxstring, r.maxother, r.maxlong = limit, limit, limit
+    try:
+        text = r.repr(value)
+    except Exception:  # a hostile __repr__
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _require(ok: bool, name: str, value, allowed: str) -> None:
     if not ok:
-        raise ValueError(f"Problem.{name} = {value!r} is invalid: allowed {allowed}")
+        raise ValueError(f"Problem.{name} = {short_repr(value)} is invalid: allowed {allowed}")
 
 
 def _is_int(x) -> bool:
@@ -61,8 +82,10 @@ class Problem:
     spherical: bool = True
 
     def __post_init__(self) -> None:
-        _require(_is_int(self.d) and self.d >= 2, "d", self.d, "an integer >= 2")
-        _require(_is_int(self.p) and self.p >= 1, "p", self.p, "an integer >= 1")
+        _require(_is_int(self.d) and 2 <= self.d <= D_MAX, "d", self.d,
+                 f"an integer in [2, {D_MAX:.0e}]")
+        _require(_is_int(self.p) and 1 <= self.p <= P_MAX, "p", self.p,
+                 f"an integer in [1, {P_MAX:.0e}]")
         _require(_is_real(self.gamma) and self.gamma > 0, "gamma", self.gamma,
                  "a finite number > 0")
         _require(_is_real(self.noise) and self.noise >= 0, "noise", self.noise,
@@ -73,6 +96,14 @@ class Problem:
                  "a finite number > 0")
         _require(_is_real(self.t_max) and self.t_max > self.t_min, "t_max", self.t_max,
                  f"a finite number > t_min = {self.t_min!r}")
+        _require(self.t_max <= T_RATIO_MAX * self.t_min, "t_max", self.t_max,
+                 f"at most {T_RATIO_MAX:.0e} x t_min = {self.t_min!r} (save grid size)")
+        # steps at t_max (with the grid's overshoot to the next lattice point, at most a
+        # factor 10): must fit in int64 with margin, so that no count wraps around
+        steps = 10.0 * float(self.t_max) * float(self.p) * float(self.d) / float(self.gamma)
+        _require(steps <= STEPS_MAX, "t_max", self.t_max,
+                 f"t_max p d / gamma <= {STEPS_MAX / 10:.3g} SGD steps (here "
+                 f"{steps / 10:.3g}): lower t_max or d, or raise gamma")
         _require(_is_int(self.saves_per_decade) and 1 <= self.saves_per_decade <= 1000,
                  "saves_per_decade", self.saves_per_decade, "an integer in [1, 1000]")
         _require(self.stop_after is None
@@ -123,7 +154,8 @@ class Problem:
         """stop_after in steps; -1 for no early stopping."""
         if self.stop_after is None:
             return -1
-        return int(math.ceil(self.stop_after / self.dt))
+        # capped: a stop later than every save never happens, and must not overflow int64
+        return math.ceil(min(self.stop_after / self.dt, float(STEPS_MAX)))
 
     def as_attrs(self) -> dict:
         """Every field as netCDF/Zarr-safe attributes (None -> 'none')."""

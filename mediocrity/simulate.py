@@ -11,30 +11,71 @@ import xarray as xr
 from ._version import __version__
 from .engines import RUNNERS, STOCHASTIC, choose_engine
 from .initial import initial_grams, run_generators
-from .problem import Problem
+from .problem import Problem, short_repr
 
 ENGINES = ("auto", "sgd", "gram", "ode", "ode_largep", "sde")
 SAVE_Q_MAX_P = 32
+SCHEDULERS = ("threads", "threading", "sync", "synchronous", "single-threaded",
+              "processes", "multiprocessing")
+SEEDS_MAX = 10**7          # seeds of one call (and of one config cell)
+SEED_INDEX_MAX = 2**63 - 1  # seed indices, root_seed, init_seed: int64 in stores
+OUTPUT_BYTES_MAX = 8 * 2**30  # outputs of one call (and sgd's weights), refused beyond
+SEEDS_ALLOWED = (f"a count in [1, {SEEDS_MAX:.0e}] or a list of distinct integer indices "
+                 f"in [0, 2**63 - 1]")
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, Integral) and not isinstance(x, (bool, np.bool_))
 
 
 def seed_indices(seeds) -> list[int]:
-    """seeds: a count n (-> 0..n-1) or an iterable of non-negative seed indices."""
-    if isinstance(seeds, Integral) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise ValueError(f"seeds = {seeds}: need at least one seed")
+    """seeds: a count n (-> 0..n-1) or a list/tuple/range/1-d integer array of distinct
+    non-negative seed indices (not text, floats or bools: "12" is not [1, 2])."""
+    if _is_int(seeds):
+        if not 1 <= seeds <= SEEDS_MAX:
+            raise ValueError(f"seeds = {short_repr(seeds)}: allowed {SEEDS_ALLOWED}")
         return list(range(int(seeds)))
-    try:
-        out = [int(s) for s in seeds]
-    except (TypeError, ValueError):
-        raise ValueError(f"seeds = {seeds!r}: a count or a list of indices") from None
-    if not out or min(out) < 0 or len(set(out)) != len(out):
-        raise ValueError(f"seeds = {seeds!r}: need distinct, non-negative indices")
+    if isinstance(seeds, np.ndarray) and seeds.ndim != 1:
+        raise ValueError(f"seeds = {short_repr(seeds)}: allowed {SEEDS_ALLOWED}")
+    if not isinstance(seeds, (list, tuple, range, np.ndarray)):
+        raise ValueError(f"seeds = {short_repr(seeds)}: allowed {SEEDS_ALLOWED}")
+    if not 1 <= len(seeds) <= SEEDS_MAX or not all(
+            _is_int(s) and 0 <= s <= SEED_INDEX_MAX for s in seeds):
+        raise ValueError(f"seeds = {short_repr(seeds)}: allowed {SEEDS_ALLOWED}")
+    out = [int(s) for s in seeds]
+    if len(set(out)) != len(out):
+        raise ValueError(f"seeds = {short_repr(seeds)}: allowed {SEEDS_ALLOWED} (repeated)")
     return out
 
 
+def check_seed_arg(name: str, value) -> int:
+    """root_seed / init_seed: an integer in [0, 2**63 - 1] (not a bool, float or text)."""
+    if not (_is_int(value) and 0 <= value <= SEED_INDEX_MAX):
+        raise ValueError(f"{name} = {short_repr(value)}: allowed an integer in [0, 2**63 - 1]")
+    return int(value)
+
+
+def check_output_size(problem: Problem, name: str, n_seeds: int, save_q: bool) -> None:
+    """Refuse, before allocating, a call whose outputs (or sgd weights) exceed
+    OUTPUT_BYTES_MAX."""
+    nt = problem.time_grid().size
+    per_seed = nt * (2 + problem.p + (problem.p + 1) ** 2 * (1 if save_q else 0))
+    total = 8 * n_seeds * per_seed
+    if total > OUTPUT_BYTES_MAX:
+        raise ValueError(
+            f"seeds = {n_seeds} with p = {problem.p}, {nt} saves, save_q = {save_q}: "
+            f"outputs of {total / 2**30:.3g} GiB exceed {OUTPUT_BYTES_MAX / 2**30:.0f} GiB; "
+            "allowed fewer seeds per call, save_q=False or fewer saves")
+    if name == "sgd" and 8.0 * (problem.p + 2) * problem.d > OUTPUT_BYTES_MAX:
+        raise ValueError(
+            f"engine = 'sgd' with d = {problem.d}, p = {problem.p}: weights of "
+            f"{8.0 * (problem.p + 2) * problem.d / 2**30:.3g} GiB per seed exceed "
+            f"{OUTPUT_BYTES_MAX / 2**30:.0f} GiB; allowed engine 'gram' or 'auto'")
+
+
 def resolve_engine(problem: Problem, engine: str) -> str:
-    if engine not in ENGINES:
-        raise ValueError(f"engine = {engine!r}: allowed one of {ENGINES}")
+    if not isinstance(engine, str) or engine not in ENGINES:
+        raise ValueError(f"engine = {short_repr(engine)}: allowed one of {ENGINES}")
     name = choose_engine(problem) if engine == "auto" else engine
     if name not in RUNNERS:
         raise ValueError(f"engine {name!r} is not available in this installation")
@@ -67,7 +108,19 @@ def simulate(problem: Problem, engine: str = "auto", seeds=1, init="random",
         raise TypeError(f"problem must be a mediocrity.Problem, got {type(problem).__name__}")
     name = resolve_engine(problem, engine)
     seeds = seed_indices(seeds)
+    root_seed = check_seed_arg("root_seed", root_seed)
+    init_seed = check_seed_arg("init_seed", init_seed)
+    if save_q is not None and not isinstance(save_q, (bool, np.bool_)):
+        raise ValueError(f"save_q = {short_repr(save_q)}: allowed None, True or False")
+    if isinstance(init, str) and init not in ("random", "fixed", "annealed"):
+        raise ValueError(f"init = {short_repr(init)}: allowed 'random', 'fixed', 'annealed' "
+                         "or a pair (M0, Q0)")
+    if not (scheduler is None or (isinstance(scheduler, str) and scheduler in SCHEDULERS)
+            or hasattr(scheduler, "get")):
+        raise ValueError(f"scheduler = {short_repr(scheduler)}: allowed None, one of "
+                         f"{SCHEDULERS} or a distributed Client")
     save_q = problem.p <= SAVE_Q_MAX_P if save_q is None else bool(save_q)
+    check_output_size(problem, name, len(seeds), save_q)
     deterministic = name not in STOCHASTIC
     grams = initial_grams(problem, seeds[:1] if deterministic else seeds, init,
                           root_seed, init_seed)
