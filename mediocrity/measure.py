@@ -48,7 +48,8 @@ def exit_time_summary(exit_times: xr.Dataset, present: xr.DataArray | None = Non
 
     Statistics are over the seeds that escaped (exit_time not NaN): a conditional mean
     when fraction_escaped < 1. present: runs that exist (see `runs_present`); default
-    every seed slot. The theory variables and the ODE exit time of the store are carried
+    every seed slot. With the store's per-run `escaped` flag: n_real_escapes and
+    n_fluctuations (crossings that were plateau fluctuations, e.g. above gamma_c). The theory variables and the ODE exit time of the store are carried
     beside, with ratio_to_ode = <t_ex>/t_ex^ODE and samples n = t p d/gamma.
     """
     t_ex = exit_times.exit_time
@@ -72,6 +73,12 @@ def exit_time_summary(exit_times: xr.Dataset, present: xr.DataArray | None = Non
         "fraction_escaped": (n_escaped / n_seeds.where(n_seeds > 0)).assign_attrs(
             long_name="fraction of runs that escaped mediocrity"),
     })
+    if "escaped" in exit_times:  # exit_time_table's per-run flag (exit_time.escaped)
+        real = (exit_times.escaped.astype(bool) & t_ex.notnull()).sum("seed")
+        out["n_real_escapes"] = real.assign_attrs(
+            long_name="runs that crossed and escaped for real (exit_time.escaped)")
+        out["n_fluctuations"] = (n_escaped - real).assign_attrs(
+            long_name="runs whose crossing was a plateau fluctuation (not escaped)")
     out["samples_mean"] = samples(mean, out.p, out.d, out.gamma).assign_attrs(
         long_name="mean samples to escape, n = t_ex p d / gamma", units="samples")
     out["samples_sem"] = samples(sem, out.p, out.d, out.gamma).assign_attrs(

@@ -27,7 +27,7 @@ import xarray as xr
 from . import theory
 from ._version import __version__
 from .config import experiment_hash
-from .exit_time import exit_time
+from .exit_time import ESCAPE_DEPTH, escaped, exit_time
 
 CELL_DIMS = ("engine", "d", "p", "gamma", "noise")
 ZARR_FORMAT = 2
@@ -193,8 +193,11 @@ def exit_time_table(sweep_path, out, ode_path=None) -> None:
     """Exit times of every run, of the ODE, and the theory, written to `out`.
 
     exit_time (engine, d, p, gamma, noise, seed): interpolated crossing of
-    (1 - T) R(0), NaN if not crossed; theory_* (d, p, gamma, noise) from
-    mediocrity.theory, NaN where the cell does not exist or lambda_p <= 0."""
+    (1 - T) R(0), NaN if not crossed; escaped (same dims): `exit_time.escaped` with
+    depth ESCAPE_DEPTH and hold = the experiment's stop_after (runs stopped early never
+    get deep), False where a crossing was a plateau fluctuation or there is no run;
+    theory_* (d, p, gamma, noise) from mediocrity.theory, NaN where the cell does not
+    exist or lambda_p <= 0."""
     sweep = open_store(sweep_path).load()
     threshold = float(sweep.attrs["threshold"])
     t_ex = exit_time(sweep.risk, threshold).transpose(*CELL_DIMS, "seed")
@@ -212,6 +215,11 @@ def exit_time_table(sweep_path, out, ode_path=None) -> None:
     ds = xr.Dataset({"exit_time": t_ex.assign_attrs(
         long_name=f"exit time: first t with R <= (1 - {threshold}) R(0), interpolated; NaN "
                   "if not crossed", units="1")})
+    stop_after = sweep.attrs.get("stop_after", "none")
+    hold = None if stop_after in (None, "none") else float(stop_after)
+    flag = escaped(sweep.risk, threshold, ESCAPE_DEPTH, hold).transpose(*CELL_DIMS, "seed")
+    ds["escaped"] = flag.assign_attrs(flag.attrs, long_name=flag.attrs["long_name"]
+                                      + " (mediocrity.exit_time.escaped)")
     if ode_path is not None:
         ode = open_store(ode_path).load()
         ode_t = exit_time(ode.risk, threshold).reindex_like(exists)
