@@ -49,8 +49,9 @@ def exit_time_summary(exit_times: xr.Dataset, present: xr.DataArray | None = Non
     Statistics are over the seeds that escaped (exit_time not NaN): a conditional mean
     when fraction_escaped < 1. present: runs that exist (see `runs_present`); default
     every seed slot. With the store's per-run `escaped` flag: n_real_escapes and
-    n_fluctuations (crossings that were plateau fluctuations, e.g. above gamma_c). The theory variables and the ODE exit time of the store are carried
-    beside, with ratio_to_ode = <t_ex>/t_ex^ODE and samples n = t p d/gamma.
+    n_fluctuations (crossings that were plateau fluctuations, e.g. above gamma_c). The
+    theory variables and the ODE exit time of the store are carried beside, with
+    ratio_to_ode = <t_ex>/t_ex^ODE and samples n = t p d/gamma.
     """
     t_ex = exit_times.exit_time
     present = xr.ones_like(t_ex, dtype=bool) if present is None else present
