@@ -11,6 +11,8 @@ import copy
 import difflib
 import hashlib
 import json
+import math
+import re
 import warnings
 from pathlib import Path, PurePosixPath
 
@@ -22,20 +24,105 @@ from .theory import critical_gamma, optimal_gamma
 GAMMA_KEYS = ("gamma", "gamma_over_p", "gamma_over_critical")
 SCHEMA = Path("schemas") / "config.schema.yaml"
 PRESETS = Path("presets")
+MAX_CELLS = 100_000  # simulation jobs of one experiment
 
 
 class ConfigError(ValueError):
     """A config value is invalid; the message starts with the config key."""
 
 
+class ConfigYAMLError(ConfigError, yaml.YAMLError):
+    """A config file is not (safe) YAML; the message names the file and line."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses duplicate keys (the last one would win silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # SafeLoader's own error for unhashable keys follows
+            if key in seen:
+                raise ConfigError(
+                    f"duplicate key {_short(key)} (lines {seen[key] + 1} and "
+                    f"{key_node.start_mark.line + 1}): allowed each key once")
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
+MAX_NODES = 100_000  # values in a config once YAML aliases are expanded
+MAX_DEPTH = 32
+
+
+def _short(value) -> str:
+    from .problem import short_repr
+
+    return short_repr(value)
+
+
+def check_tree(data, where: str = "config") -> None:
+    """Refuse configs too big or too deep once aliases are expanded (a YAML 'billion
+    laughs' bomb, a self-referencing alias) and non-finite numbers, naming the key."""
+    sizes: dict[int, int] = {}
+
+    def size(node, path, depth):
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{where}: config key '{_key(path)}' is nested more than "
+                              f"{MAX_DEPTH} levels deep (or refers to itself): not allowed")
+        if isinstance(node, float) and not math.isfinite(node):
+            raise ConfigError(f"{where}: config key '{_key(path)}' = {node!r}: allowed "
+                              "finite numbers only")
+        if not isinstance(node, (dict, list)):
+            return 1
+        if id(node) in sizes:
+            return sizes[id(node)]
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        total = 1
+        for k, v in items:
+            total += size(v, (*path, k), depth + 1)
+            if total > MAX_NODES:
+                raise ConfigError(f"{where}: config key '{_key(path)}' holds more than "
+                                  f"{MAX_NODES} values once YAML aliases are expanded: "
+                                  "not allowed")
+        sizes[id(node)] = total
+        return total
+
+    size(data, (), 0)
+
+
 def load_yaml(path) -> dict:
-    """YAML mapping from a file with yaml.safe_load (no arbitrary Python objects)."""
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+    """YAML mapping from a file, loaded safely (no arbitrary Python objects, no YTE
+    templates), refusing duplicate keys and alias bombs; ConfigError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.load(f, Loader=_StrictLoader)  # a SafeLoader
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r}: no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {str(path)!r}: cannot be read ({err})") from None
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise ConfigYAMLError(f"config file {str(path)!r}: not valid YAML{line} "
+                          f"({getattr(err, 'problem', None) or err})") from None
+    except RecursionError:
+        raise ConfigError(f"config file {str(path)!r}: nested too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping of config keys")
+    if data.get("__use_yte__"):
+        raise ConfigError(
+            f"{path}: config key '__use_yte__' = {data['__use_yte__']!r}: YTE templates "
+            "are Python code that Snakemake runs when it loads the file; mediocrity does "
+            "not run them (allowed: plain YAML)")
+    check_tree(data, str(path))
     return data
 
 
@@ -95,13 +182,39 @@ def _describe(error) -> str:
         return (f"config key '{key}': give exactly one of {', '.join(GAMMA_KEYS)} "
                 f"(given: {', '.join(given) or 'none'})")
     if "propertyNames" in error.schema_path:
-        return (f"config key '{key}': name {error.instance!r} is not allowed: use letters, "
-                "digits, '_' and '-', starting with a letter (it becomes a directory name)")
+        return (f"config key '{key}': name {_short(error.instance)} is not allowed: use "
+                "letters, digits, '_' and '-', starting with a letter (it becomes a "
+                "directory name)")
+    if key == "results" and error.validator == "pattern":
+        return (f"config key 'results' = {_short(error.instance)}: must be 'results' or a "
+                "sub-directory of it (relative, no '..'; path segments of letters, digits, "
+                "'.', '_', '-')")
+    if key == "dask.address" and error.validator in ("pattern", "type"):
+        return (f"config key 'dask.address' = {_short(error.instance)}: must be the address "
+                "of a running Dask scheduler, e.g. tcp://127.0.0.1:8786 (required when "
+                "scheduler is 'address')")
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = ([k for k in error.validator_value if k not in error.instance]
+                   or re.findall(r"^'(.+)' is a required property", error.message))
+        where = "" if key == "(top level)" else f"{key}."
+        when = " when scheduler is 'address'" if key == "dask" else ""
+        return "; ".join(f"config key '{where}{k}' is missing: required{when}"
+                         for k in missing)
+    if error.validator == "type" and "integer" in str(error.validator_value) \
+            and isinstance(error.instance, (float, bool)):
+        return (f"config key '{key}' = {_short(error.instance)}: must be an integer "
+                "(written without a decimal point; true/false are not integers)")
     message = error.message
     if error.validator == "oneOf" and error.context:  # the branch whose type matched
         matched = [e for e in error.context if e.validator != "type" and
                    (e.validator != "const" or isinstance(error.instance, str))]
         message = best_match(matched or error.context).message
+    if len(message) > 200 or (error.instance is not None and not isinstance(
+            error.instance, (bool, int, float, str))):
+        # jsonschema's messages start with the repr of the value: name it once, short
+        message = message.replace(repr(error.instance), "it") if len(message) < 10**4 \
+            else f"failed the schema's {error.validator!r} check"
+        message = message if len(message) <= 200 else message[:197] + "..."
     hint = ""
     if isinstance(error.instance, str) and error.validator in ("type", "oneOf"):
         try:
@@ -110,7 +223,7 @@ def _describe(error) -> str:
                     "nested --config values are text too, edit the config file instead)")
         except ValueError:
             pass
-    return f"config key '{key}' = {error.instance!r}: {message}{hint}"
+    return f"config key '{key}' = {_short(error.instance)}: {message}{hint}"
 
 
 def _validator(schema: dict):
@@ -126,7 +239,12 @@ def _validator(schema: dict):
                     instance.setdefault(name, copy.deepcopy(sub["default"]))
         yield from check_properties(validator, properties, instance, schema)
 
-    cls = validators.extend(Draft202012Validator, {"properties": properties_with_defaults})
+    # integers are integers: JSON Schema's "integer" also admits 4.0 (and Python's bool is
+    # an int); a float or true/false where an integer belongs is refused
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, x: isinstance(x, int) and not isinstance(x, bool))
+    cls = validators.extend(Draft202012Validator, {"properties": properties_with_defaults},
+                            type_checker=checker)
     return cls(schema)
 
 
@@ -140,9 +258,9 @@ def validate_config(cfg: dict, schema: dict, context: str = "") -> dict:
     return cfg
 
 
-def _check_experiment(name: str, exp: dict, context: str) -> None:
-    """What the schema cannot say: t_max > t_min, gram needs p + 1 <= d, every cell is a
-    valid Problem."""
+def _check_experiment(name: str, exp: dict, context: str, seeds_per_job: int = 1) -> None:
+    """What the schema cannot say: t_max > t_min, gram needs p + 1 <= d, a bounded number
+    of jobs, every cell is a valid Problem (at the largest d: step counts grow with d)."""
     key = f"experiments.{name}"
     if exp["t_max"] <= exp["t_min"]:
         raise ConfigError(f"config key '{key}.t_max' = {exp['t_max']!r}: must be > t_min "
@@ -153,6 +271,12 @@ def _check_experiment(name: str, exp: dict, context: str) -> None:
             raise ConfigError(f"config key '{key}.engines': 'gram' needs p + 1 <= d, not "
                               f"true for (d, p) = {bad[0]}; use 'auto' or 'sgd'{context}")
     gamma_key = next(k for k in GAMMA_KEYS if k in exp)
+    n_cells = (len(exp["d"]) * len(exp["p"]) * len(exp["noise"]) * len(exp[gamma_key])
+               * len(exp["engines"]) * math.ceil(exp["seeds"] / max(seeds_per_job, 1)))
+    if n_cells > MAX_CELLS:
+        raise ConfigError(f"config key '{key}': {n_cells} simulation jobs (d x p x noise x "
+                          f"gamma x engines x seed chunks): allowed at most {MAX_CELLS}; "
+                          f"raise seeds_per_job or shrink the grid{context}")
     fields = {"gamma": gamma_key, "stop_after": "stop_after", "threshold": "threshold",
               "saves_per_decade": "saves_per_decade", "t_min": "t_min", "t_max": "t_max"}
     with warnings.catch_warnings():
@@ -161,7 +285,9 @@ def _check_experiment(name: str, exp: dict, context: str) -> None:
             for noise in exp["noise"]:
                 for gamma in gammas(exp, p, noise):
                     try:
-                        problem_for(exp, exp["d"][0], p, gamma, noise)
+                        problem = problem_for(exp, max(exp["d"]), p, gamma, noise)
+                        if set(exp["engines"]) & {"auto", "sgd", "gram"}:
+                            problem.check_steps()
                     except ValueError as err:
                         field = str(err).split("=")[0].removeprefix("Problem.").strip()
                         raise ConfigError(f"config key '{key}.{fields.get(field, field)}':"
@@ -177,22 +303,46 @@ def problem_for(exp: dict, d: int, p: int, gamma: float, noise: float) -> Proble
 
 def check_results_dir(results: str) -> None:
     """results must stay inside ./results (relative, no '..')."""
-    path = PurePosixPath(results)
-    if path.is_absolute() or ".." in path.parts or path.parts[:1] != ("results",):
-        raise ConfigError(f"config key 'results' = {results!r}: must be 'results' or a "
-                          "sub-directory of it (relative, no '..')")
+    path = PurePosixPath(results) if isinstance(results, str) else None
+    if path is None or path.is_absolute() or ".." in path.parts \
+            or path.parts[:1] != ("results",):
+        raise ConfigError(f"config key 'results' = {_short(results)}: must be 'results' or "
+                          "a sub-directory of it (relative, no '..')")
 
 
-def resolve_config(raw: dict, workflow_dir) -> dict:
+def _explicit_checks(raw: dict, explicit: dict, path=()) -> None:
+    """Command-line values that would silently change nothing are refused: Snakemake
+    merges a mapping given with --config into the config file's, so an empty one
+    ({}) keeps every key of the file."""
+    for k, v in explicit.items():
+        here = raw.get(k) if isinstance(raw, dict) else None
+        if isinstance(v, dict):
+            if not v and here:
+                raise ConfigError(
+                    f"config key '{_key((*path, k))}' = {{}} (from --config): Snakemake "
+                    "merges a mapping given on the command line into the config file's, "
+                    f"so {{}} would silently keep all {len(here)} entries of the file; to "
+                    "replace it, use --configfile my.yaml --replace-workflow-config")
+            _explicit_checks(here if isinstance(here, dict) else {}, v, (*path, k))
+
+
+def resolve_config(raw: dict, workflow_dir, explicit: dict | None = None) -> dict:
     """Validated config with defaults filled and the preset (if any) merged in.
 
     raw: the config mapping (config.yaml plus command-line overrides); workflow_dir: the
-    directory holding schemas/config.schema.yaml and presets/<name>.yaml.
+    directory holding schemas/config.schema.yaml and presets/<name>.yaml; explicit: the
+    command-line overrides alone (Snakemake's workflow.config_settings.overwrite_config,
+    `mediocrity status --config`): they win over the preset. Without them, a `results`
+    that differs from both 'results' and the preset's is refused rather than overridden.
     """
     workflow_dir = Path(workflow_dir)
     schema = load_yaml(workflow_dir / SCHEMA)
     if not isinstance(raw, dict):
         raise ConfigError("config: top level must be a mapping of config keys")
+    check_tree(raw)
+    explicit = dict(explicit or {})
+    check_tree(explicit, "--config")
+    _explicit_checks(raw, explicit)
     cfg = validate_config(raw, schema)
     context = ""
     if cfg["preset"] is not None:
@@ -203,22 +353,31 @@ def resolve_config(raw: dict, workflow_dir) -> dict:
         if "preset" in preset:
             raise ConfigError(f"{preset_file}: a preset may not set 'preset'")
         context = f" (after applying preset {cfg['preset']!r} from {preset_file})"
+        if ("results" in preset and "results" not in explicit
+                and cfg["results"] not in ("results", preset["results"])):
+            raise ConfigError(
+                f"config key 'results' = {_short(cfg['results'])} conflicts with preset "
+                f"{cfg['preset']!r}, which writes to {preset['results']!r}: an explicit "
+                "value is never overridden silently; give results on the command line "
+                "(--config results=...) to use it with the preset, or drop one")
         merged = deep_merge(cfg, preset)
         for name, exp in preset.get("experiments", {}).items():
             for key in GAMMA_KEYS:  # a preset's gamma axis replaces the config's
                 if isinstance(exp, dict) and key in exp:
                     for other in set(GAMMA_KEYS) - {key}:
                         merged["experiments"][name].pop(other, None)
+        merged = deep_merge(merged, explicit)  # explicit values win over the preset
         cfg = validate_config(merged, schema, context)
     check_results_dir(cfg["results"])
     for name, exp in cfg["experiments"].items():
-        _check_experiment(name, exp, context)
+        _check_experiment(name, exp, context, cfg["seeds_per_job"])
     return cfg
 
 
 def load_config(configfile, workflow_dir, overrides: dict | None = None) -> dict:
     """resolve_config of a YAML file with `overrides` (like --config) merged over it."""
-    return resolve_config(deep_merge(load_yaml(configfile), overrides or {}), workflow_dir)
+    return resolve_config(deep_merge(load_yaml(configfile), overrides or {}), workflow_dir,
+                          explicit=overrides or {})
 
 
 def experiment_hash(cfg: dict, name: str) -> str:
