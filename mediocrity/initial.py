@@ -11,6 +11,7 @@ import hashlib
 
 import numpy as np
 
+from .models import DEFAULT as DEFAULT_MODEL
 from .overlaps import gram_from_overlaps
 from .problem import Problem
 
@@ -22,9 +23,12 @@ def _words(*parts) -> tuple[int, ...]:
 
 
 def seed_sequence(root_seed: int, problem: Problem, seed: int) -> np.random.SeedSequence:
-    """Stream of one run: keyed by (root_seed, cell, seed index)."""
-    key = _words("run", problem.d, problem.p, problem.gamma, problem.noise,
-                 problem.activation)
+    """Stream of one run: keyed by (root_seed, cell, seed index). The model is part of
+    the cell only when it is not the default, so the default's streams are unchanged."""
+    cell = ("run", problem.d, problem.p, problem.gamma, problem.noise, problem.activation)
+    if problem.model != DEFAULT_MODEL:
+        cell = (*cell, problem.model)
+    key = _words(*cell)
     return np.random.SeedSequence(int(root_seed), spawn_key=(*key, int(seed)))
 
 

@@ -66,7 +66,9 @@ class Problem:
     the shared log-spaced save grid; stop_after: stop this long (time units) after the
     exit threshold was first seen crossed at a save, None to always run to t_max;
     activation: student and teacher activation (only "square"); spherical: project
-    each w_j back to the sphere after each step (only True).
+    each w_j back to the sphere after each step (only True); model: what is learned,
+    target and activation, a name of mediocrity.models.available() (default
+    "phase_retrieval": y = z^2, sigma(x) = x^2, the problem described above).
     """
 
     d: int
@@ -80,6 +82,7 @@ class Problem:
     stop_after: float | None = None
     activation: str = "square"
     spherical: bool = True
+    model: str = "phase_retrieval"
 
     def __post_init__(self) -> None:
         _require(_is_int(self.d) and 2 <= self.d <= D_MAX, "d", self.d,
@@ -113,6 +116,10 @@ class Problem:
                  f"one of {ACTIVATIONS}")
         _require(self.spherical is True, "spherical", self.spherical,
                  "True (the unconstrained dynamics is not implemented)")
+        from . import models
+
+        _require(isinstance(self.model, str) and self.model in models.available(), "model",
+                 self.model, f"one of {', '.join(models.available())}")
         # Plain Python scalars, so that attrs, hashing and numba see one type.
         for name in ("d", "p", "saves_per_decade"):
             object.__setattr__(self, name, int(getattr(self, name)))
@@ -124,7 +131,7 @@ class Problem:
         from .theory import critical_gamma
 
         gamma_c = float(critical_gamma(self.p, self.noise))
-        if self.gamma >= gamma_c:
+        if self.model == models.DEFAULT and self.gamma >= gamma_c:
             warnings.warn(
                 f"gamma = {self.gamma} >= gamma_c = {gamma_c:.4g} for p = {self.p}, "
                 f"noise = {self.noise}: M = 0 is stable, no escape from mediocrity "

@@ -14,6 +14,14 @@ a plateau of length ∝ log d; k ≥ 3: ∝ d^(k-2) in online-SGD time scales.
     >>> import mediocrity
     >>> mediocrity.models.available()
     ('phase_retrieval', 'abs', 'he3', 'he4', 'relu')
+
+The risk of a committee with unit-norm students (normalised Gram matrix G, teacher
+first) needs only the pair kernel κ(ρ) = E[σ(u)σ(v)] of two unit-variance Gaussians with
+correlation ρ (and κ×(ρ) = E[σ*(u)σ(v)] when σ ≠ σ*):
+    R = E[(f - y)²]/2 = ½ [E σ*(z)² − (2/p) Σ_j κ×(m_j) + (1/p²) Σ_jk κ(q_jk)]
+(label noise excluded). Every registered model has κ in closed form (catalogue.py); for
+the default it reduces to overlaps.risk_from_gram, which is kept as it is.
+How to add a model: docs/models.md.
 """
 
 from __future__ import annotations
@@ -30,15 +38,65 @@ TAIL = 16.0           # quadrature on [-16, 16]: the Gaussian weight beyond is <
 NODES = 200           # Gauss-Legendre nodes per half
 
 
+DEFAULT = "phase_retrieval"
+
+
 @dataclass(frozen=True)
 class Model:
-    """A target σ* and an activation σ (with σ'), scalar numba-compilable functions."""
+    """A target σ* and an activation σ (with σ'), scalar numba-compilable functions, and
+    the pair kernel κ(ρ) = E[σ(u)σ(v)] (and κ×(ρ) = E[σ*(u)σ(v)], `cross`, needed only
+    when σ* is not σ) of unit-variance Gaussians with correlation ρ, for the risk."""
 
     name: str
     target: Callable[[float], float]
     activation: Callable[[float], float]
     derivative: Callable[[float], float]
     formula: str
+    pair: Callable[[float], float] | None = None
+    cross: Callable[[float], float] | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.name == DEFAULT
+
+    @property
+    def realizable(self) -> bool:
+        """σ* is σ: the committee can represent the target exactly (R = 0 at M = 1)."""
+        return self.target is self.activation
+
+    @property
+    def cross_kernel(self) -> Callable[[float], float]:
+        if self.cross is not None:
+            return self.cross
+        if self.realizable:
+            return self.pair
+        raise ValueError(f"model {self.name!r}: σ* is not σ, so it needs its cross kernel "
+                         "E[σ*(u)σ(v)] (Model.cross)")
+
+    @property
+    def target_norm(self) -> float:
+        """E[σ*(z)²], z ~ N(0, 1) (quadrature, or κ(1) when σ* = σ)."""
+        if self.realizable:
+            return float(self.pair(1.0))
+        return float(gaussian_expectation(lambda z: self.target(z) ** 2))
+
+    def risk(self, m, q) -> np.ndarray:
+        """R(M, Q) = E[(f − y)²]/2 (label noise excluded) for unit-norm students;
+        m (..., p), q (..., p, p), vectorised (the default: overlaps.risk_from_overlaps)."""
+        if self.is_default:
+            from ..overlaps import risk_from_overlaps
+
+            return risk_from_overlaps(m, q)
+        m = np.asarray(m, dtype=float)
+        q = np.asarray(q, dtype=float)
+        p = m.shape[-1]
+        pair, cross = np.vectorize(self.pair, otypes=[float]), np.vectorize(
+            self.cross_kernel, otypes=[float])
+        ok = np.isfinite(q)
+        kq = np.where(ok, pair(np.where(ok, q, 0.0)), np.nan)
+        okm = np.isfinite(m)
+        km = np.where(okm, cross(np.where(okm, m, 0.0)), np.nan)
+        return 0.5 * (self.target_norm - (2.0 / p) * km.sum(-1) + kq.sum((-2, -1)) / p**2)
 
     def hermite(self, order: int = HERMITE_ORDER) -> np.ndarray:
         """c_0..c_order of the target: c_k = E[σ*(z) He_k(z)]/k!."""
@@ -64,6 +122,16 @@ def hermite_coefficients(f: Callable[[float], float], order: int = HERMITE_ORDER
     for k in range(order + 1):
         out[k] = fz @ hermeval(z, np.eye(order + 1)[k]) / math.factorial(k)
     return out
+
+
+def gaussian_expectation(f: Callable[[float], float]) -> float:
+    """E[f(z)], z ~ N(0, 1), by the quadrature of `hermite_coefficients` (kink-safe at 0)."""
+    from numpy.polynomial.legendre import leggauss
+
+    x, w = leggauss(NODES)
+    z = np.concatenate([(x - 1) * TAIL / 2, (x + 1) * TAIL / 2])
+    weight = np.concatenate([w, w]) * TAIL / 2 * np.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    return float(np.array([float(f(v)) for v in z]) @ weight)
 
 
 def information_exponent(f: Callable[[float], float], order: int = HERMITE_ORDER) -> int:
@@ -100,3 +168,4 @@ def get(name: str) -> Model:
 
 
 from . import catalogue  # noqa: E402,F401  (registers the models, default first)
+from .specialise import specialise  # noqa: E402,F401

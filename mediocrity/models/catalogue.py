@@ -1,7 +1,18 @@
-"""The registered models: one entry each (target σ*, activation σ, σ'). The first is the
-default. Numba compiles each function once per kernel that uses it (cache=True)."""
+"""The registered models: one entry each (target σ*, activation σ, σ', and the pair
+kernel κ(ρ) = E[σ(u)σ(v)] of unit-variance Gaussians with correlation ρ, in closed form).
+The first is the default. Numba compiles each function once per kernel that uses it
+(cache=True).
+
+Pair kernels (u, v standard normals with correlation ρ):
+    square:  E[u²v²] = 1 + 2ρ²                               (Isserlis)
+    |·|:     E[|u||v|] = (2/π)(√(1 − ρ²) + ρ arcsin ρ)          (arc-cosine kernel, order 1)
+    He_k:    E[He_k(u) He_k(v)] = k! ρ^k                       (Mehler)
+    relu:    E[u₊v₊] = (√(1 − ρ²) + (π − arccos ρ) ρ)/(2π)      (arc-cosine kernel, order 1)
+"""
 
 from __future__ import annotations
+
+import math
 
 import numba
 
@@ -63,8 +74,36 @@ def step(x):
     return 1.0 if x > 0 else 0.0
 
 
-register(Model("phase_retrieval", square, square, twice, "y = z², σ(x) = x²"))
-register(Model("abs", absolute, absolute, sign, "y = |z|, σ(x) = |x|"))
-register(Model("he3", he3, he3, he3_prime, "y = He₃(z) = z³ − 3z, σ = σ*"))
-register(Model("he4", he4, he4, he4_prime, "y = He₄(z) = z⁴ − 6z² + 3, σ = σ*"))
-register(Model("relu", relu, relu, step, "y = max(z, 0), σ = σ*"))
+@_jit
+def square_pair(rho):
+    return 1.0 + 2.0 * rho * rho
+
+
+@_jit
+def abs_pair(rho):
+    r = min(max(rho, -1.0), 1.0)
+    return (2.0 / math.pi) * (math.sqrt(1.0 - r * r) + r * math.asin(r))
+
+
+@_jit
+def he3_pair(rho):
+    return 6.0 * rho * rho * rho
+
+
+@_jit
+def he4_pair(rho):
+    r2 = rho * rho
+    return 24.0 * r2 * r2
+
+
+@_jit
+def relu_pair(rho):
+    r = min(max(rho, -1.0), 1.0)
+    return (math.sqrt(1.0 - r * r) + (math.pi - math.acos(r)) * r) / (2.0 * math.pi)
+
+
+register(Model("phase_retrieval", square, square, twice, "y = z², σ(x) = x²", square_pair))
+register(Model("abs", absolute, absolute, sign, "y = |z|, σ(x) = |x|", abs_pair))
+register(Model("he3", he3, he3, he3_prime, "y = He₃(z) = z³ − 3z, σ = σ*", he3_pair))
+register(Model("he4", he4, he4, he4_prime, "y = He₄(z) = z⁴ − 6z² + 3, σ = σ*", he4_pair))
+register(Model("relu", relu, relu, step, "y = max(z, 0), σ = σ*", relu_pair))
