@@ -263,7 +263,8 @@ def free_port() -> int:
 
 
 class DaskProcesses:
-    """`dask scheduler` and `dask worker` processes on 127.0.0.1, stopped by pid."""
+    """`dask scheduler` and `dask worker --no-nanny` processes on 127.0.0.1 (so a worker's
+    pid is the worker itself: kill -9 really kills it), stopped by pid."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -291,7 +292,7 @@ class DaskProcesses:
         n = len(self.workers)
         proc = self._spawn(f"worker{n}", "distributed.cli.dask_worker", self.address,
                            "--host", "127.0.0.1", "--nthreads", str(nthreads),
-                           "--nworkers", "1", "--name", f"w{n}", "--no-dashboard",
+                           "--no-nanny", "--name", f"w{n}", "--no-dashboard",
                            "--local-directory", str(self.root / f"w{n}"))
         self.workers.append(proc)
         return proc
