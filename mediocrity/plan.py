@@ -109,7 +109,7 @@ def status_config(configfile, workflow_dir, overrides: dict) -> tuple[dict, str]
     """(resolved config, where it came from) for `mediocrity status`: the given config
     file and overrides; with neither, the grid of the last run here (the plan), else
     config.yaml. A config file replaces config.yaml, as it does for snakemake."""
-    from .config import load_config
+    from .config import deep_merge, load_yaml, resolve_config
 
     if configfile is None and not overrides:
         record = read_plan()
@@ -118,7 +118,9 @@ def status_config(configfile, workflow_dir, overrides: dict) -> tuple[dict, str]
             preset = f"preset {cfg['preset']}" if cfg.get("preset") else "no preset"
             return cfg, (f"the last snakemake run here ({PLAN}, started {record['written']}; "
                          f"{preset}; results in {cfg['results']}/)")
+    # as snakemake does: a given file and --config are explicit (they win over a preset)
+    explicit = deep_merge(load_yaml(configfile) if configfile else {}, overrides)
     configfile = configfile or "config.yaml"
-    cfg = load_config(configfile, workflow_dir, overrides)
+    cfg = resolve_config(deep_merge(load_yaml(configfile), overrides), workflow_dir, explicit)
     given = " ".join(f"{k}={v}" for k, v in overrides.items())
     return cfg, f"{configfile}{' with ' + given if given else ''} (results in {cfg['results']}/)"

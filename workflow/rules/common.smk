@@ -12,7 +12,14 @@ from mediocrity import plan, store, sweep
 from mediocrity.config import resolve_config
 
 # presets applied and defaults filled; a bad key stops here, before any job runs
-config.update(resolve_config(config, Path(workflow.basedir, "workflow")))
+# values given on the command line (--configfile, --config) win over a preset's
+config.update(
+    resolve_config(
+        config,
+        Path(workflow.basedir, "workflow"),
+        explicit=workflow.config_settings.overwrite_config,
+    )
+)
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Cell integrity (mediocrity/plan.py): the main process records the config it runs with;
