@@ -81,6 +81,6 @@ def figure_f4(exit_times: xr.Dataset, present: xr.DataArray | None = None) -> Fi
     gammas = ", ".join(f"{g:.3g}" for g in np.unique(summary.gamma.values))
     counts = (seed_counts(present) if present is not None
               else f"{exit_times.sizes['seed']} seed slots/cell")
-    set_title(fig, "F4", f"samples to escape at the gamma nearest gamma* = gamma_c/2 "
+    set_title(fig, "F4", r"samples to escape at the $\gamma$ nearest $\gamma^*$ = $\gamma_c$/2 "
               f"(used: {gammas})", f"T = {threshold:g}; {counts}")
     return fig

@@ -33,7 +33,8 @@ rule paper_fits:
     output:
         csv=report(f"{PAPER_DIR}/fits.csv", caption="../report/fits.rst", category="Paper"),
         netcdf=f"{PAPER_DIR}/fits.nc",
-        tex=f"{PAPER_DIR}/numbers.tex",
+        tex=report(f"{PAPER_DIR}/numbers.tex", caption="../report/numbers.rst",
+                   category="Paper"),
     params:
         n_boot=PAPER_OPTIONS["n_boot"],
         bootstrap_seed=PAPER_OPTIONS["bootstrap_seed"],
@@ -56,7 +57,7 @@ rule paper_summary:
         [path for exp in config.get("experiments", {})
          for path in mediocrity_paper.store_inputs(config, exp)],
     output:
-        f"{PAPER_DIR}/summary.nc",
+        report(f"{PAPER_DIR}/summary.nc", caption="../report/summary.rst", category="Paper"),
     params:
         t_from=PAPER_T_FROM,
     log:
