@@ -1,7 +1,9 @@
 """Per-step cost of the `sgd` and `gram` engines against their floors (docs/science.md §7).
 
-Run:  python benchmarks/bench_engines.py [--quick] [--out benchmarks/results/bench_engines.txt]
+Run:  python benchmarks/bench_engines.py [--quick] [--out FILE]
 
+Prints the report; with --out also writes it to FILE (the committed run is
+benchmarks/results/bench_engines.txt, written with --out benchmarks/results/bench_engines.txt).
 Reports, in one run on this machine:
   * sgd ns/step and the ns/step of drawing the same d Gaussians alone (the floor), for
     d in {1e3, 1e4, 1e5}, p in {1, 10};
