@@ -93,7 +93,8 @@ def simulate(problem: Problem, engine: str = "auto", seeds=1, init="random",
     """Run `engine` for every seed of `problem` and return the trajectories.
 
     engine: "sgd" (full d-dimensional SGD), "gram" (exact finite-d Gram chain), "auto"
-    (the cheaper exact one), "ode" (d -> infinity limit, deterministic: no seed dim) or
+    (the cheaper exact one), "ode" (d -> infinity limit, deterministic: no seed dim),
+    "ode_largep" (the same ODE on Q = M M^T + diag(1 - m^2): O(p), p up to ~1e4) or
     "sde" (ODE + O(1/sqrt d) diffusion). seeds: a count or a list of seed indices.
     init: "random" (each seed draws teacher and students), "fixed" (one draw from
     init_seed, shared by all seeds), "annealed" (the typical start m_j = 1/sqrt d, Q = I)
