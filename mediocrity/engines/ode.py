@@ -28,7 +28,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from .. import models
 from ..initial import annealed_start  # noqa: F401 (re-exported: the ODE's typical start)
+from ..models import DEFAULT as DEFAULT_MODEL
 from ..overlaps import risk_from_overlaps
 from ..problem import Problem
 from . import Run
@@ -147,9 +149,89 @@ def integrate_full(problem: Problem, gram0: np.ndarray):
 
 
 def run_ode(problem: Problem, gram0: np.ndarray, rng=None, save_q: bool = True) -> Run:
-    """Full ODE from the normalised Gram matrix gram0 = [[1, M0^T], [M0, Q0]]; rng unused."""
+    """Full ODE from the normalised Gram matrix gram0 = [[1, M0^T], [M0, Q0]]; rng unused.
+    Any model: the default's closed form above, else `integrate_model`."""
+    if problem.model != DEFAULT_MODEL:
+        m, q, _, failed = integrate_model(problem, gram0)
+        risk = models.get(problem.model).risk(m, q)
+        return Run(risk=risk, m=m, q=q if save_q else None, diverged=failed)
     m, q, _, failed = integrate_full(problem, gram0)
     return Run(risk=risk_from_overlaps(m, q), m=m, q=q if save_q else None, diverged=failed)
+
+
+# -- any model: the drift p E[xi] by quadrature (mediocrity/engines/quadrature.py) -------
+GL_NODES = {1: 24, 2: 24, 3: 12}  # Gauss-Legendre nodes per piece, by p (kinked models)
+P_MAX_MODEL = 3                    # cost (2 GL_NODES)^(p+1) per evaluation
+
+
+def model_moments(model, p: int):
+    """moments(m, q, gamma, noise, want_cov) -> (E[xi], Cov[xi]) of the one-step increment
+    of `model` (mediocrity.engines.quadrature): Gauss-Hermite with 4 deg nodes per
+    dimension for polynomial models (exact), the piecewise Gauss-Legendre rule otherwise
+    (kinks; converged to ~1e-10 at GL_NODES, docs/models.md)."""
+    from numpy.polynomial.legendre import leggauss
+
+    from ..models import specialise
+    from .quadrature import gauss_hermite
+
+    model = models.get(model) if isinstance(model, str) else model
+    mod = specialise("mediocrity.engines.quadrature", model)
+    if model.degree is not None:
+        x, w = gauss_hermite(4 * model.degree)
+        kernel = mod.quadrature_moments
+    else:
+        if p > P_MAX_MODEL:
+            raise ValueError(f"model {model.name!r}: the quadrature of the ODE/SDE moments "
+                             f"is implemented for p <= {P_MAX_MODEL} (got p = {p})")
+        x, w = leggauss(GL_NODES[p])
+        kernel = mod.piecewise_moments
+
+    def moments(m, q, gamma, noise, want_cov=False):
+        return kernel(np.ascontiguousarray(m, dtype=float),
+                      np.ascontiguousarray(q, dtype=float), float(gamma), float(noise),
+                      x, w, bool(want_cov))
+
+    return moments
+
+
+def model_rhs(model, m, q, p: int, gamma: float, noise: float = 0.0):
+    """(dM/dt, dQ/dt) of the spherical ODE of any model: p E[xi] (for the default it
+    equals ode_rhs, tested)."""
+    mean, _ = model_moments(model, p)(m, q, gamma, noise)
+    dm = p * mean[:p]
+    dq = np.zeros((p, p))
+    upper = np.triu_indices(p, 1)
+    dq[upper] = dq.T[upper] = p * mean[p:]
+    return dm, dq
+
+
+def integrate_model(problem: Problem, gram0: np.ndarray):
+    """ODE of problem.model from gram0, state (M, q_jk j < k) as in integrate_full:
+    (m (nt, p), q (nt, p, p), RHS evaluations, failed)."""
+    from ..models import specialise
+
+    p = problem.p
+    upper = np.triu_indices(p, 1)
+    moments = model_moments(problem.model, p)
+    risk_of = specialise("mediocrity.engines.quadrature", problem.model).risk_of
+
+    def unpack(y):
+        q = np.eye(p)
+        q[upper] = y[p:]
+        q.T[upper] = y[p:]
+        return y[:p], q
+
+    def rhs(y):
+        mean, _ = moments(*unpack(y), problem.gamma, problem.noise)
+        return p * mean
+
+    y0 = np.concatenate([gram0[0, 1:], gram0[1:, 1:][upper]])
+    ys, nfev, failed = integrate(rhs, y0, lambda y: risk_of(*unpack(y)), problem)
+    m = ys[:, :p]
+    q = np.full((ys.shape[0], p, p), np.nan)
+    q[:, upper[0], upper[1]] = q[:, upper[1], upper[0]] = ys[:, p:]
+    q[:, np.arange(p), np.arange(p)] = np.where(np.isfinite(m), 1.0, np.nan)
+    return m, q, nfev, failed
 
 
 def integrate_largep(problem: Problem, m0: np.ndarray):
@@ -160,7 +242,11 @@ def integrate_largep(problem: Problem, m0: np.ndarray):
 
 def run_ode_largep(problem: Problem, gram0: np.ndarray, rng=None, save_q: bool = False) -> Run:
     """Large-p form from M0 = gram0[0, 1:] (the off-diagonal of Q0 is dropped by the
-    ansatz); q saved as M M^T + diag(1 - m^2) only when save_q. rng unused."""
+    ansatz); q saved as M M^T + diag(1 - m^2) only when save_q. rng unused. Default
+    model only (its closed-form O(p) drift)."""
+    if problem.model != DEFAULT_MODEL:
+        raise ValueError(f"engine 'ode_largep' supports the model {DEFAULT_MODEL!r} only "
+                         f"(got {problem.model!r}); use 'ode'")
     m, _, failed = integrate_largep(problem, gram0[0, 1:])
     q = None
     if save_q:

@@ -54,6 +54,7 @@ class Model:
     formula: str
     pair: Callable[[float], float] | None = None
     cross: Callable[[float], float] | None = None
+    degree: int | None = None  # polynomial degree of σ and σ* (None: not polynomial)
 
     @property
     def is_default(self) -> bool:

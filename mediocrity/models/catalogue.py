@@ -102,8 +102,11 @@ def relu_pair(rho):
     return (math.sqrt(1.0 - r * r) + (math.pi - math.acos(r)) * r) / (2.0 * math.pi)
 
 
-register(Model("phase_retrieval", square, square, twice, "y = z², σ(x) = x²", square_pair))
+register(Model("phase_retrieval", square, square, twice, "y = z², σ(x) = x²", square_pair,
+               degree=2))
 register(Model("abs", absolute, absolute, sign, "y = |z|, σ(x) = |x|", abs_pair))
-register(Model("he3", he3, he3, he3_prime, "y = He₃(z) = z³ − 3z, σ = σ*", he3_pair))
-register(Model("he4", he4, he4, he4_prime, "y = He₄(z) = z⁴ − 6z² + 3, σ = σ*", he4_pair))
+register(Model("he3", he3, he3, he3_prime, "y = He₃(z) = z³ − 3z, σ = σ*", he3_pair,
+               degree=3))
+register(Model("he4", he4, he4, he4_prime, "y = He₄(z) = z⁴ − 6z² + 3, σ = σ*",
+               he4_pair, degree=4))
 register(Model("relu", relu, relu, step, "y = max(z, 0), σ = σ*", relu_pair))
