@@ -7,6 +7,7 @@ deterministic engines) and the saves are on ``problem.time_grid()``.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,36 +63,12 @@ def run_sgd(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
 from .ode import run_ode, run_ode_largep  # noqa: E402
 from .sde import run_sde  # noqa: E402
 
-RUNNERS = {"sgd": run_sgd, "gram": run_gram, "ode": run_ode, "ode_largep": run_ode_largep,
-           "sde": run_sde}
-STOCHASTIC = {"sgd", "gram", "sde"}
+from . import registry  # noqa: E402
 
-# Cost model (ns per SGD step) fitted to benchmarks/results/bench_engines.txt on the
-# 2-core reference machine: sgd ~ a + b d + c p d (the d Gaussian draws dominate, then
-# p dot products and updates); gram ~ e + f r^2 + g r^3 for p >= 2 (r = p + 1: the
-# Cholesky of G and the rank-2 update) and a constant for the scalar p = 1 path.
-SGD_NS = (0.0, 3.4, 0.35)
-GRAM_NS = (94.0, 3.3, 0.026)
-GRAM_P1_NS = 30.5
-
-
-def step_cost_ns(engine: str, d: int, p: int) -> float:
-    """Modelled wall time of one SGD step of `engine` in nanoseconds."""
-    if engine == "sgd":
-        a, b, c = SGD_NS
-        return a + b * d + c * p * d
-    if engine == "gram":
-        if p == 1:
-            return GRAM_P1_NS
-        e, f, g = GRAM_NS
-        r = p + 1
-        return e + f * r**2 + g * r**3
-    raise ValueError(f"no cost model for engine {engine!r}")
-
-
-def choose_engine(problem: Problem) -> str:
-    """'gram' where it is exact (p + 1 <= d) and modelled cheaper than 'sgd', else 'sgd'."""
-    if problem.d >= problem.p + 1 and (step_cost_ns("gram", problem.d, problem.p)
-                                       <= step_cost_ns("sgd", problem.d, problem.p)):
-        return "gram"
-    return "sgd"
+# Derived from the engine registry (engines/registry.py), the one place engines are named.
+RUNNERS = {e.name: getattr(importlib.import_module(e.runner.split(":")[0]),
+                           e.runner.split(":")[1])
+           for e in registry.ENGINES if e.runner}
+STOCHASTIC = set(registry.stochastic_names())
+step_cost_ns = registry.step_cost_ns
+choose_engine = registry.choose_engine
