@@ -10,10 +10,11 @@ import xarray as xr
 
 from ._version import __version__
 from .engines import RUNNERS, STOCHASTIC, choose_engine
+from .engines import registry
 from .initial import initial_grams, run_generators
 from .problem import Problem, short_repr
 
-ENGINES = ("auto", "sgd", "gram", "ode", "ode_largep", "sde")
+ENGINES = registry.names()  # engines/registry.py: the one place engines are named
 SAVE_Q_MAX_P = 32
 SCHEDULERS = ("threads", "threading", "sync", "synchronous", "single-threaded",
               "processes", "multiprocessing")
@@ -79,6 +80,7 @@ def resolve_engine(problem: Problem, engine: str) -> str:
     name = choose_engine(problem) if engine == "auto" else engine
     if name not in RUNNERS:
         raise ValueError(f"engine {name!r} is not available in this installation")
+    registry.get(name).check(problem)  # model supported, p + 1 <= d for gram, ...
     return name
 
 
