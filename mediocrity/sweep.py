@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import gammas, problem_for
+from .models import DEFAULT as DEFAULT_MODEL
 
 SIM_PATTERN = "{experiment}/cells/{engine}/d{d}_p{p}_g{gamma}_n{noise}_s{start}-{stop}.zarr"
 BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -25,7 +26,8 @@ BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
                     "NUMBA_NUM_THREADS")
 RUN_KEYS = ("init", "init_seed", "threshold", "t_min", "t_max", "saves_per_decade",
             "stop_after")
-ODE_KEYS = RUN_KEYS + ("d", "p", "gamma", "gamma_over_p", "gamma_over_critical", "noise")
+ODE_KEYS = RUN_KEYS + ("d", "p", "gamma", "gamma_over_p", "gamma_over_critical", "noise",
+                       "gamma_d_exponent", "model")  # the last two only when configured
 
 
 def fmt(x: float) -> str:
@@ -62,7 +64,7 @@ def grid(exp: dict):
     for d in exp["d"]:
         for p in exp["p"]:
             for noise in exp["noise"]:
-                for gamma in gammas(exp, p, noise):
+                for gamma in gammas(exp, p, noise, d):
                     yield int(d), int(p), gamma, float(noise)
 
 
@@ -89,7 +91,10 @@ def cell_spec(cfg: dict, cell: Cell) -> dict:
     exp = cfg["experiments"][cell.experiment]
     return {"experiment": cell.experiment, "engine": cell.engine, "d": cell.d, "p": cell.p,
             "gamma": cell.gamma, "noise": cell.noise, "seeds": [cell.start, cell.stop],
-            "root_seed": cfg["root_seed"], **{k: exp[k] for k in RUN_KEYS}}
+            "root_seed": cfg["root_seed"], **{k: exp[k] for k in RUN_KEYS},
+            # the model only when it is not the default: existing cells keep their spec
+            **({"model": exp["model"]} if exp.get("model", DEFAULT_MODEL) != DEFAULT_MODEL
+               else {})}
 
 
 def ode_spec(cfg: dict, name: str) -> dict:
@@ -117,7 +122,7 @@ def modelled_seconds(spec: dict) -> float:
 
     problem = problem_of(spec)
     t_end = problem.t_max
-    if problem.stop_after is not None:
+    if problem.stop_after is not None and problem.model == DEFAULT_MODEL:
         t_ex = float(theory.exit_time_quenched(problem.d, problem.p, problem.gamma,
                                                problem.noise, problem.threshold))
         if math.isfinite(t_ex) and t_ex > 0:
