@@ -60,10 +60,10 @@ def test_problem_validates_the_model_listing_the_known_ones():
 
     assert md.Problem(d=10, p=1, gamma=0.1).model == "phase_retrieval"
     assert md.Problem(d=10, p=1, gamma=0.1, model="he3").model == "he3"
-    with pytest.raises(ValueError, match="Problem.model = 'nope' is invalid: allowed one of "
+    with pytest.raises(ValueError, match=r"Problem\.model = .nope. is invalid: allowed one of "
                                          "phase_retrieval, abs, he3, he4, relu"):
         md.Problem(d=10, p=1, gamma=0.1, model="nope")
-    with pytest.raises(ValueError, match="Problem.model"):
+    with pytest.raises(ValueError, match=r"Problem\.model"):
         md.Problem(d=10, p=1, gamma=0.1, model=None)
 
 

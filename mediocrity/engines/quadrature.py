@@ -30,12 +30,14 @@ import numpy as np
 
 from .gram import psd_cholesky
 
+# isort: off
 # <model>
-from ..models.catalogue import square as target  # noqa: F401
-from ..models.catalogue import square as sigma  # noqa: F401
-from ..models.catalogue import twice as dsigma  # noqa: F401
-from ..overlaps import risk_from_gram as risk_gram  # noqa: F401
+from ..models.catalogue import square as target
+from ..models.catalogue import square as sigma
+from ..models.catalogue import twice as dsigma
+from ..overlaps import risk_from_gram as risk_gram
 # </model>
+# isort: on
 
 
 @numba.njit(cache=True, nogil=True)

@@ -13,7 +13,6 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-
 # -- cost models (ns per SGD step on the 2-core reference machine) ---------------------
 # Fitted to benchmarks/results/bench_engines.txt: sgd ~ a + b d + c p d (the d Gaussian
 # draws dominate, then p dot products and updates); gram ~ e + f r^2 + g r^3 for p >= 2
