@@ -40,9 +40,15 @@ def warmup() -> None:
     from .problem import Problem
     from .simulate import simulate
 
-    problem = Problem(d=8, p=2, gamma=0.1, noise=0.1, t_max=0.01, t_min=1e-3)
-    for engine in ("sgd", "gram", "sde"):  # the numba-compiled engines
-        simulate(problem, engine=engine, seeds=1, scheduler="sync")
+    from .engines import registry
+    from .models import available
+
+    for engine in registry.compiled_names():  # the numba-compiled engines, every model
+        for model in available():
+            if registry.get(engine).supports(model, 2):
+                problem = Problem(d=8, p=2, gamma=0.1, noise=0.1, t_max=0.01, t_min=1e-3,
+                                  model=model)
+                simulate(problem, engine=engine, seeds=1, scheduler="sync")
 
 
 def _overrides(pairs: list[str]) -> dict:

@@ -15,13 +15,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from ..engines import registry
+
 TIME_UNITS = r"(steps$\,\gamma/(p\,d)$)"
 TIME_LABEL = rf"time $t$ {TIME_UNITS}"
 EXIT_LABEL = rf"exit time $t_{{\rm ex}}$ {TIME_UNITS}"
 SAMPLES_LABEL = r"samples to escape $n = t_{\rm ex}\,p\,d/\gamma$"
-ENGINE_MARKERS = {"sgd": "o", "gram": "s", "auto": "D", "sde": "^"}
-ENGINE_COLORS = {"sgd": "tab:blue", "gram": "tab:green", "auto": "tab:purple",
-                 "sde": "tab:orange"}
+# engine styles come from the engine registry (mediocrity/engines/registry.py)
+ENGINE_COLORS = {name: style[0] for name, style in registry.styles().items()}
+ENGINE_MARKERS = {name: style[1] for name, style in registry.styles().items()}
 SYMBOLS = {"engine": "", "d": "d", "p": "p", "gamma": r"$\gamma$", "noise": r"$\Delta$"}
 LINESTYLES = ("-", "--", "-.", ":")
 EMPTY_NOTE = "no finite data in this panel"

@@ -43,7 +43,7 @@ shell.prefix(f"export {SINGLE_THREAD}; ")
 
 wildcard_constraints:
     experiment="[A-Za-z][A-Za-z0-9_-]*",
-    engine="auto|sgd|gram|sde",
+    engine=mediocrity.engines.registry.wildcard(),  # the registry's sweep engines
     d="[0-9]+",
     p="[0-9]+",
     gamma="[0-9][0-9.e+-]*",
