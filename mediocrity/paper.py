@@ -12,14 +12,16 @@ from pathlib import Path
 
 import xarray as xr
 
-from . import fit, figures, measure
+from . import figures, fit, measure
 
 EXPERIMENTS = ("F1", "F2", "F3", "F4", "F5", "F6")
 STORES = ("sweep", "exit_times", "ode")
 FIT_EXPERIMENT = "F3"
+SDE_EXPERIMENT = "F3sde"  # F3 carried to large d with the SDE: fitted and drawn with F3
+FIT_EXPERIMENTS = (FIT_EXPERIMENT, SDE_EXPERIMENT)
 SUMMARY_CELL = ("experiment", *measure.CELL_DIMS)
 DEFAULT_OPTIONS = {"n_boot": 1000, "bootstrap_seed": 0, "plateau_t_from": None,
-                   "fit_d_min": None}
+                   "fit_d_min": None, "fit_d_min_sde": None}
 
 
 # -- paths and targets from the pipeline config ---------------------------------------
@@ -33,6 +35,20 @@ def store_inputs(config: dict, experiment: str) -> list[str]:
     the experiment integrates the ODE (its `ode` flag)."""
     names = STORES if config["experiments"][experiment].get("ode", False) else STORES[:2]
     return [str(store_path(config.get("results", "results"), experiment, n)) for n in names]
+
+
+def fit_inputs(config: dict) -> list[str]:
+    """exit_times.zarr of the configured FIT_EXPERIMENTS (F3, and F3sde if configured)."""
+    return [str(store_path(config.get("results", "results"), exp, "exit_times"))
+            for exp in FIT_EXPERIMENTS if exp in config.get("experiments", {})]
+
+
+def figure_inputs(config: dict, experiment: str) -> list[str]:
+    """Stores a figure reads: `store_inputs`, and for F3 also F3sde's sweep and exit_times."""
+    paths = store_inputs(config, experiment)
+    if experiment == FIT_EXPERIMENT and SDE_EXPERIMENT in config.get("experiments", {}):
+        paths += store_inputs(config, SDE_EXPERIMENT)[:2]
+    return paths
 
 
 def figure_experiments(config: dict) -> list[str]:
@@ -51,7 +67,8 @@ def targets(config: dict) -> list[str]:
     paths = [f"{out}/figures/{exp}.{ext}" for exp in figure_experiments(config)
              for ext in ("pdf", "png")]
     if FIT_EXPERIMENT in config.get("experiments", {}):
-        paths += [f"{out}/fits.csv", f"{out}/fits.nc", f"{out}/numbers.tex"]
+        paths += [f"{out}/fits.csv", f"{out}/fits.nc", f"{out}/numbers.tex",
+                  f"{out}/engine_agreement.csv"]
     if config.get("experiments"):
         paths.append(f"{out}/summary.nc")
     return paths
@@ -73,11 +90,45 @@ def _open(stores: dict, name: str) -> xr.Dataset | None:
     return xr.open_zarr(stores[name]) if name in stores else None
 
 
+def combine_engines(datasets) -> xr.Dataset:
+    """Per-run variables (those with an engine dim) of several experiments' stores side by
+    side along engine (outer join on d, p, gamma, noise, seed); attrs of the first.
+    ValueError if two stores hold the same engine."""
+    datasets = [ds for ds in datasets if ds is not None]
+    engines = [str(e) for ds in datasets for e in ds.engine.values]
+    if len(set(engines)) < len(engines):
+        raise ValueError(f"engines {engines}: the same engine in two stores, cannot combine")
+    parts = [ds[[name for name, var in ds.data_vars.items() if "engine" in var.dims]]
+             for ds in datasets]
+    out = xr.concat(parts, "engine", join="outer", combine_attrs="override")
+    if "diverged" in out:
+        out["diverged"] = out.diverged.fillna(False).astype(bool)
+    if "escaped" in out:
+        out["escaped"] = out.escaped.fillna(False).astype(bool)
+    return out.assign_attrs(datasets[0].attrs)
+
+
+def open_exit_times(paths) -> xr.Dataset:
+    """exit_times.zarr stores (e.g. F3, F3sde), loaded and combined along engine; a single
+    store is returned whole (theory variables included)."""
+    stores = []
+    for path in paths:
+        with xr.open_zarr(path) as store:
+            stores.append(store.load())
+    thresholds = {float(s.attrs.get("threshold", 0.01)) for s in stores}
+    if len(thresholds) > 1:
+        raise ValueError(f"exit-time thresholds differ between {list(map(str, paths))}: "
+                         f"{sorted(thresholds)}")
+    return stores[0] if len(stores) == 1 else combine_engines(stores)
+
+
 def make_figure(experiment: str, store_paths, fits_path=None, t_from: float | None = None):
-    """The Figure of one experiment from its store paths (F3 also reads the fits)."""
+    """The Figure of one experiment from its store paths (F3 also reads the fits, and the
+    F3sde stores when given)."""
     if experiment not in EXPERIMENTS:
         raise ValueError(f"experiment = {experiment!r}: allowed one of {EXPERIMENTS}")
-    stores = group_stores(store_paths)[experiment]
+    grouped = group_stores(store_paths)
+    stores = grouped[experiment]
     sweep, ode = _open(stores, "sweep"), _open(stores, "ode")
     ode = None if ode is None else ode.load()
     if experiment == "F1":
@@ -87,6 +138,12 @@ def make_figure(experiment: str, store_paths, fits_path=None, t_from: float | No
     exit_times = _open(stores, "exit_times").load()
     present = measure.runs_present(sweep).load()
     if experiment == "F3":
+        if SDE_EXPERIMENT in grouped:
+            extra = grouped[SDE_EXPERIMENT]
+            exit_times = combine_engines([exit_times, _open(extra, "exit_times").load()])
+            present = combine_engines(
+                [present.to_dataset(), measure.runs_present(_open(extra, "sweep"))
+                 .load().to_dataset()]).present
         with xr.open_dataset(fits_path) as fits:
             return figures.figure_f3(exit_times, fits.load(), present)
     return {"F2": figures.figure_f2, "F4": figures.figure_f4,
@@ -102,23 +159,34 @@ def write_figure(experiment: str, stem, store_paths, fits_path=None,
     return paths
 
 
-def write_fits(exit_times_path, csv, netcdf, tex, n_boot: int = 1000,
-               bootstrap_seed: int = 0, d_min: float | None = None) -> xr.Dataset:
-    """Fit <t_ex> vs log d (over d >= d_min) on one exit_times.zarr; write the CSV table,
-    the netCDF Dataset and the LaTeX macros."""
-    with xr.open_zarr(exit_times_path) as store:
-        exit_times = store.load()
-    fits = fit.fit_exit_times(exit_times, n_boot=n_boot, bootstrap_seed=bootstrap_seed,
-                              d_min=d_min)
-    fits.attrs["source"] = str(exit_times_path)
-    for path in (csv, netcdf, tex):
+def write_fits(exit_times_paths, csv, netcdf, tex, n_boot: int = 1000,
+               bootstrap_seed: int = 0, d_min: float | None = None,
+               d_min_sde: float | None = None, agreement=None) -> xr.Dataset:
+    """Fit <t_ex> vs log d on one or more exit_times.zarr (F3, F3sde: combined along
+    engine) per d range (`fit.fit_ranges`: exact engines d >= d_min, sde d >= d_min_sde,
+    and both over their common d); write the CSV table, the netCDF Dataset, the LaTeX
+    macros and, with `agreement`, the exact-vs-sde two-sample table (its macros go to
+    the same .tex)."""
+    paths = [exit_times_paths] if isinstance(exit_times_paths, (str, Path)) \
+        else list(exit_times_paths)
+    exit_times = open_exit_times(paths)
+    ranges = fit.fit_ranges(exit_times, d_min, d_min_sde)
+    fits = fit.fit_by_range(exit_times, ranges, n_boot=n_boot,
+                            bootstrap_seed=bootstrap_seed)
+    fits.attrs["source"] = " ".join(map(str, paths))
+    table = fit.engine_agreement(exit_times)
+    for path in (csv, netcdf, tex, *([agreement] if agreement else [])):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     fit.write_fits_csv(fits, csv)
     fit.write_fits_netcdf(fits, netcdf)
-    fit.write_latex_macros(fits, tex)
-    print(f"fits of {exit_times_path}: {int((fits.n_d > 0).sum())} cells fitted, theory "
-          f"slope inside the 95% interval for {int(fits.slope_agrees.sum())}; "
-          f"wrote {csv}, {netcdf}, {tex}")
+    with open(tex, "w") as stream:
+        stream.write(fit.latex_macros(fits) + fit.agreement_macros(table))
+    if agreement:
+        fit.write_agreement_csv(table, agreement)
+    print(f"fits of {', '.join(map(str, paths))}: {int((fits.n_d > 0).sum())} cells fitted "
+          f"over d ranges {ranges}, theory slope inside the 95% interval for "
+          f"{int(fits.slope_agrees.sum())}; {len(table)} exact-vs-sde comparisons; wrote "
+          f"{csv}, {netcdf}, {tex}" + (f", {agreement}" if agreement else ""))
     return fits
 
 
@@ -164,7 +232,8 @@ def write_summary(out, store_paths, t_from: float | None = None,
 # -- command line ------------------------------------------------------------------------
 def main_paper(argv: list[str] | None = None) -> int:
     """`mediocrity paper figure F3 --stem S --stores P.. [--fits F]`, `... fits
-    --exit-times P --csv --netcdf --tex`, `... summary --out O --stores P..`."""
+    --exit-times P.. --csv --netcdf --tex [--d-min --d-min-sde --agreement A]`,
+    `... summary --out O --stores P..`."""
     parser = argparse.ArgumentParser(prog="mediocrity paper", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     one = sub.add_parser("figure", help="render one paper figure to STEM.pdf and STEM.png")
@@ -175,13 +244,18 @@ def main_paper(argv: list[str] | None = None) -> int:
     one.add_argument("--fits", help="fits.nc (needed by F3)")
     one.add_argument("--t-from", type=float, help="plateau window start (F6)")
     fits = sub.add_parser("fits", help="exit time vs log d fits: CSV, netCDF, LaTeX")
-    fits.add_argument("--exit-times", required=True, help="exit_times.zarr")
+    fits.add_argument("--exit-times", required=True, nargs="+",
+                      help="exit_times.zarr (several: combined along engine, e.g. F3 F3sde)")
     fits.add_argument("--csv", required=True)
     fits.add_argument("--netcdf", required=True)
     fits.add_argument("--tex", required=True)
     fits.add_argument("--n-boot", type=int, default=DEFAULT_OPTIONS["n_boot"])
     fits.add_argument("--bootstrap-seed", type=int, default=DEFAULT_OPTIONS["bootstrap_seed"])
-    fits.add_argument("--d-min", type=float, default=None, help="fit only d >= D_MIN")
+    fits.add_argument("--d-min", type=float, default=None,
+                      help="fit the exact engines only over d >= D_MIN")
+    fits.add_argument("--d-min-sde", type=float, default=None,
+                      help="fit the sde engine only over d >= D_MIN_SDE")
+    fits.add_argument("--agreement", help="CSV of the exact-vs-sde two-sample tests")
     summ = sub.add_parser("summary", help="per-cell measurement summaries to netCDF")
     summ.add_argument("--out", required=True)
     summ.add_argument("--stores", nargs="+", required=True)
@@ -191,7 +265,7 @@ def main_paper(argv: list[str] | None = None) -> int:
         write_figure(args.experiment, args.stem, args.stores, args.fits, args.t_from)
     elif args.command == "fits":
         write_fits(args.exit_times, args.csv, args.netcdf, args.tex, args.n_boot,
-                   args.bootstrap_seed, args.d_min)
+                   args.bootstrap_seed, args.d_min, args.d_min_sde, args.agreement)
     else:
         write_summary(args.out, args.stores, args.t_from)
     return 0

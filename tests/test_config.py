@@ -36,14 +36,15 @@ def tiny() -> dict:
 @pytest.mark.parametrize("preset", [None, "quick", "extended", "paper-full"])
 def test_shipped_config_and_presets_are_valid(shipped, preset):
     cfg = resolve_config(dict(shipped, preset=preset), WORKFLOW)
-    assert set(cfg["experiments"]) == {"F1", "F2", "F3", "F4", "F5", "F6"}
+    assert set(cfg["experiments"]) == {"F1", "F2", "F3", "F3sde", "F4", "F5", "F6"}
     assert cfg["results"] == ("results" if preset is None else f"results/{preset}")
 
 
 def test_quick_preset_is_tiny(shipped):
     cfg = resolve_config(dict(shipped, preset="quick"), WORKFLOW)
     for exp in cfg["experiments"].values():
-        assert max(exp["d"]) <= 300 and exp["seeds"] <= 10 and exp["t_max"] <= 20
+        small_d = exp["engines"] == ["sde"] or max(exp["d"]) <= 300  # sde: cost free of d
+        assert small_d and exp["seeds"] <= 10 and exp["t_max"] <= 20
 
 
 def test_defaults_are_filled():

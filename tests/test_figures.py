@@ -5,6 +5,7 @@ import io
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -164,7 +165,7 @@ def test_paper_targets_and_store_inputs_follow_the_config():
         "results/paper/figures/F1.pdf", "results/paper/figures/F1.png",
         "results/paper/figures/F3.pdf", "results/paper/figures/F3.png",
         "results/paper/fits.csv", "results/paper/fits.nc", "results/paper/numbers.tex",
-        "results/paper/summary.nc"]
+        "results/paper/engine_agreement.csv", "results/paper/summary.nc"]
     assert paper.store_inputs(config, "F1") == [
         "results/F1/sweep.zarr", "results/F1/exit_times.zarr", "results/F1/ode.zarr"]
     assert paper.store_inputs(config, "F3") == [
@@ -183,7 +184,8 @@ def test_paper_cli_writes_every_target_from_contract_stores(tmp_path):
     out = root / "paper"
     assert paper.main_paper(["fits", "--exit-times", str(root / "F3/exit_times.zarr"),
                              "--csv", str(out / "fits.csv"), "--netcdf", str(out / "fits.nc"),
-                             "--tex", str(out / "numbers.tex"), "--n-boot", "20"]) == 0
+                             "--tex", str(out / "numbers.tex"), "--n-boot", "20",
+                             "--agreement", str(out / "engine_agreement.csv")]) == 0
     for exp in paper.figure_experiments(config):
         paper.main_paper(["figure", exp, "--stem", str(out / "figures" / exp), "--fits",
                           str(out / "fits.nc"), "--stores", *paper.store_inputs(config, exp)])
@@ -198,3 +200,49 @@ def test_paper_cli_writes_every_target_from_contract_stores(tmp_path):
     assert table.sizes["cell"] == 6 * (2 * 2 * 2 - 2)
     one = table.sel(experiment="F3", engine="sgd", d=300, p=1, gamma=0.1, noise=1e-4)
     assert int(one.n_seeds) == 4 and float(one.fraction_escaped) == 1.0
+
+
+def test_f3_with_the_sde_experiment_fits_both_engines_and_compares_them(tmp_path):
+    """F3 (exact chain, 'auto') and F3sde (engine sde, larger d) combined: fits per engine
+    and d range, the two-sample table at the common d, F3 drawn from both stores."""
+    exact = contract_stores(d=(300, 3000, 30000), p=(1, 2), gamma=(0.1, 0.05),
+                            noise=(0.0,), seeds=6, engines=["auto"])  # no p = 2 at 0.05
+    sde = contract_stores(d=(3000, 30000, 10**6, 10**8, 10**12), p=(1, 2),
+                          gamma=(0.1, 0.05), noise=(0.0,), seeds=6, engines=["sde"],
+                          rng_seed=1)
+    root = tmp_path / "results"
+    config = {"results": str(root), "experiments": {"F3": {}, "F3sde": {}}}
+    for exp, stores in (("F3", exact), ("F3sde", sde)):
+        for name, data in zip(("sweep", "exit_times"), (stores[0], stores[2])):
+            data.to_zarr(paper.store_path(root, exp, name), mode="w", zarr_format=2,
+                         consolidated=True)
+    assert paper.fit_inputs(config) == [str(root / "F3/exit_times.zarr"),
+                                        str(root / "F3sde/exit_times.zarr")]
+    assert paper.figure_inputs(config, "F3")[2:] == [str(root / "F3sde/sweep.zarr"),
+                                                     str(root / "F3sde/exit_times.zarr")]
+    out = root / "paper"
+    paper.main_paper(["fits", "--exit-times", *paper.fit_inputs(config), "--csv",
+                      str(out / "fits.csv"), "--netcdf", str(out / "fits.nc"), "--tex",
+                      str(out / "numbers.tex"), "--n-boot", "20", "--d-min", "1000",
+                      "--d-min-sde", "1e6", "--agreement", str(out / "agree.csv")])
+    table = pd.read_csv(out / "fits.csv")
+    table = table[table.gamma == 0.1]
+    own = table[table.d_range == "own"].set_index(["engine", "p"])
+    assert own.loc[("auto", 1), "d_lo"] == 3000 and own.loc[("auto", 1), "d_hi"] == 30000
+    assert own.loc[("sde", 2), "d_lo"] == 1e6 and own.loc[("sde", 2), "d_hi"] == 1e8
+    overlap = table[table.d_range == "overlap"]  # d = 3000, 30000 (no sde at 1e12)
+    assert set(overlap.engine) == {"auto", "sde"} and set(overlap.d_hi) == {30000}
+    agree = pd.read_csv(out / "agree.csv")
+    assert sorted(agree.d.unique()) == [3000, 30000] and set(agree.reference) == {"auto"}
+    assert len(agree) == 2 * 3  # d = 3000, 30000 at (p, gamma) = (1, 0.1), (2, 0.1), (1, 0.05)
+    assert agree.n_engine.min() == 6 and agree.ks_p.between(0, 1).all()
+    tex = (out / "numbers.tex").read_text()
+    assert r"\newcommand{\slopeSdePTwoGammaZeroPointOneNoiseZero}" in tex
+    assert r"\newcommand{\slopeAutoPOneGammaZeroPointOneNoiseZeroOverlap}" in tex
+    assert r"\agreeZAutoVsSdePOneGammaZeroPointOneNoiseZeroDThreeZeroZeroZero}" in tex
+    fig = paper.make_figure("F3", paper.figure_inputs(config, "F3"), out / "fits.nc")
+    right = fig.axes[2]
+    colors = {tuple(line.get_color()) if not isinstance(line.get_color(), str)
+              else line.get_color() for line in right.lines}
+    assert {"tab:purple", "tab:orange"} <= colors  # auto and sde slopes
+    fig.savefig(io.BytesIO(), format="png", dpi=50)

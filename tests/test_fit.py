@@ -157,3 +157,94 @@ def test_d_min_drops_the_pre_asymptotic_small_d_points():
     assert abs(float(biased.slope) - 0.3125) > 10 * float(biased.slope_se)
     assert abs(float(clean.slope) - 0.3125) < 4 * float(clean.slope_se)
     assert int(clean.n_d) == len(D_VALUES) - 1 and clean.attrs["d_min"] == 1000.0
+
+
+# -- fits per engine and d range; the exact-vs-sde two-sample table ---------------------
+def two_engine_store(sde_shift=0.0):
+    """'auto' (exact) with the true slope 0.3 at d >= 1000 but +0.5 at d = 100 (a
+    pre-asymptotic bend), 'sde' with slope 0.3125 over 1e4 .. 1e12, 400 seeds."""
+    exact = synthetic_exit_times(0.3, sigma=0.2, d=[100, 1000, 10_000, 100_000, 1_000_000])
+    exact["exit_time"] = exact.exit_time + xr.where(exact.d < 1000, 0.5, 0.0)
+    sde = synthetic_exit_times(0.3125, intercept=-1.0 + sde_shift, sigma=0.2, seeds=400,
+                               d=[10_000, 100_000, 1_000_000, 10**8, 10**10, 10**12],
+                               rng_seed=1)
+    sde["exit_time"] = sde.exit_time - 0.0125 * np.log(np.minimum(sde.d, 10**6))  # 0.3 below 1e6
+    return xr.concat([exact.assign_coords(engine=["auto"]), sde.assign_coords(engine=["sde"])],
+                     "engine", join="outer")
+
+
+def test_ranges_fit_each_engine_over_its_own_d_and_both_over_the_overlap():
+    store = two_engine_store()
+    ranges = fit.fit_ranges(store, d_min=1000, d_min_sde=1e6)
+    assert ranges == {"own": {"auto": [1000, None], "sde": [1e6, None]},
+                      "overlap": {"auto": [10_000, 1_000_000], "sde": [10_000, 1_000_000]}}
+    fits = fit.fit_by_range(store, ranges, n_boot=200).squeeze(["p", "gamma", "noise"])
+    own, overlap = fits.sel(d_range="own"), fits.sel(d_range="overlap")
+    for cell, slope in ((own.sel(engine="auto"), 0.3), (own.sel(engine="sde"), 0.3125),
+                        (overlap.sel(engine="auto"), 0.3), (overlap.sel(engine="sde"), 0.3)):
+        assert float(cell.slope_lo) <= slope <= float(cell.slope_hi)
+        assert abs(float(cell.slope) - slope) < 4 * float(cell.slope_se)
+    assert (float(own.sel(engine="sde").d_lo), float(own.sel(engine="sde").d_hi)) == (1e6, 1e12)
+    assert int(own.sel(engine="sde").n_d) == 4 and int(own.sel(engine="auto").n_d) == 4
+    assert int(overlap.sel(engine="auto").n_d) == 3
+    assert "overlap" in fits.d_range.long_name and "own" in fits.attrs["d_ranges"]
+    # without sde there is no overlap range; a single engine is fitted as before
+    alone = fit.fit_ranges(store.sel(engine=["auto"]), d_min=1000, d_min_sde=1e6)
+    assert list(alone) == ["own"]
+
+
+def test_range_fits_round_trip_through_csv_and_name_their_macros(tmp_path):
+    store = two_engine_store()
+    fits = fit.fit_by_range(store, fit.fit_ranges(store, 1000, 1e6), n_boot=20)
+    fit.write_fits_csv(fits, tmp_path / "fits.csv")
+    back = fit.read_fits_csv(tmp_path / "fits.csv")
+    assert back.slope.dims == ("d_range", *fit.FIT_DIMS)
+    np.testing.assert_allclose(back.slope.sel(d_range="own", engine="sde").values,
+                               fits.slope.sel(d_range="own", engine="sde").values, rtol=1e-15)
+    names = re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", fit.latex_macros(fits))
+    assert len(names) == len(set(names)) == 4 * len(fit.LATEX_QUANTITIES)
+    assert "slopeSdePOneGammaZeroPointOneNoiseZero" in names  # own range: the old names
+    assert "slopeAutoPOneGammaZeroPointOneNoiseZeroOverlap" in names
+
+
+def test_two_sample_table_agrees_for_one_law_and_flags_a_shift():
+    from scipy import stats
+
+    same = fit.engine_agreement(two_engine_store())
+    assert sorted(same.d) == [10_000, 100_000, 1_000_000]
+    assert (same.n_reference == 100).all() and (same.n_engine == 400).all()
+    assert (same.z.abs() < 4).all() and (same.ks_p > 1e-3).all()
+    row = same.iloc[0]
+    a, b = (two_engine_store().exit_time.sel(engine=e, d=row.d).values.ravel()
+            for e in ("auto", "sde"))
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]  # 100 exact seeds, 400 sde seeds
+    assert row.difference == pytest.approx(b.mean() - a.mean())
+    assert row.welch_p == pytest.approx(stats.ttest_ind(b, a, equal_var=False).pvalue)
+    assert row.ks_p == pytest.approx(stats.ks_2samp(b, a).pvalue)
+    shifted = fit.engine_agreement(two_engine_store(sde_shift=0.15))  # ~7 standard errors
+    assert (shifted.z > 4).all() and (shifted.welch_p < 1e-4).all()
+    summary = fit.agreement_summary(shifted)
+    assert int(summary.n_d.iloc[0]) == 3 and float(summary.chi2_p.iloc[0]) < 1e-6
+    text = fit.agreement_macros(same)
+    assert r"\newcommand{\agreeZAutoVsSdePOneGammaZeroPointOneNoiseZeroDOneZeroZeroZeroZero}" \
+        in text and r"\agreeChiTwoPAutoVsSdePOneGammaZeroPointOneNoiseZero}" in text
+    assert fit.engine_agreement(two_engine_store().sel(engine=["auto"])).empty
+
+
+@pytest.mark.parametrize("value, words", [(1, "minimum of 2"), ("big", "not of type"),
+                                          (True, "")])
+def test_fit_range_config_keys_are_validated(value, words):
+    from pathlib import Path
+
+    from mediocrity.config import ConfigError, resolve_config
+
+    workflow = Path(__file__).resolve().parents[1] / "workflow"
+    cfg = {"experiments": {"T": {"d": [100], "p": [1], "gamma": [0.1], "seeds": 1}},
+           "paper": {"fit_d_min_sde": value}}
+    with pytest.raises(ConfigError, match=r"config key 'paper\.fit_d_min_sde'.*" + words):
+        resolve_config(cfg, workflow)
+    cfg["paper"] = {"fit_d_min_sd": 1.0e6}
+    with pytest.raises(ConfigError, match="did you mean 'fit_d_min_sde'"):
+        resolve_config(cfg, workflow)
+    cfg["paper"] = {"fit_d_min_sde": 1.0e6}
+    assert resolve_config(cfg, workflow)["paper"]["fit_d_min_sde"] == 1.0e6

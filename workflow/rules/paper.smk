@@ -6,7 +6,8 @@
 # takes paper_targets().
 #
 # Options, all optional, under config["paper"]: n_boot (bootstrap replicates, 1000),
-# bootstrap_seed (0), fit_d_min (fit only d >= fit_d_min; null: every d), plateau_t_from (start of the F6 plateau window in time units;
+# bootstrap_seed (0), fit_d_min (fit the exact engines only over d >= fit_d_min; null: every
+# d), fit_d_min_sde (the same for the sde engine), plateau_t_from (start of the F6 plateau window in time units;
 # null: t >= t_max/2, the last factor 2 of each run).
 
 import sys
@@ -27,19 +28,25 @@ def paper_targets():
     return mediocrity_paper.targets(config)
 
 
+# Fits of F3 (exact chain) and F3sde (sde, to d = 1e12) per engine and d range, and the
+# two-sample test of the two engines at every common d (engine_agreement.csv).
 rule paper_fits:
     input:
-        f"{PAPER_RESULTS}/{mediocrity_paper.FIT_EXPERIMENT}/exit_times.zarr",
+        mediocrity_paper.fit_inputs(config),
     output:
         csv=report(f"{PAPER_DIR}/fits.csv", caption="../report/fits.rst", category="Paper"),
         netcdf=f"{PAPER_DIR}/fits.nc",
         tex=report(f"{PAPER_DIR}/numbers.tex", caption="../report/numbers.rst",
                    category="Paper"),
+        agreement=report(f"{PAPER_DIR}/engine_agreement.csv",
+                         caption="../report/engine_agreement.rst", category="Paper"),
     params:
         n_boot=PAPER_OPTIONS["n_boot"],
         bootstrap_seed=PAPER_OPTIONS["bootstrap_seed"],
         d_min=("" if PAPER_OPTIONS["fit_d_min"] is None
                else f"--d-min {float(PAPER_OPTIONS['fit_d_min'])!r}"),
+        d_min_sde=("" if PAPER_OPTIONS["fit_d_min_sde"] is None
+                   else f"--d-min-sde {float(PAPER_OPTIONS['fit_d_min_sde'])!r}"),
     log:
         f"{PAPER_LOGS}/fits.log",
     threads: 1
@@ -49,7 +56,8 @@ rule paper_fits:
     shell:
         "{PAPER_CLI} fits --exit-times {input:q} --csv {output.csv:q}"
         " --netcdf {output.netcdf:q} --tex {output.tex:q} --n-boot {params.n_boot}"
-        " --bootstrap-seed {params.bootstrap_seed} {params.d_min} > {log:q} 2>&1"
+        " --bootstrap-seed {params.bootstrap_seed} {params.d_min} {params.d_min_sde}"
+        " --agreement {output.agreement:q} > {log:q} 2>&1"
 
 
 rule paper_summary:
@@ -78,7 +86,7 @@ for paper_exp in mediocrity_paper.figure_experiments(config):
         name:
             f"paper_figure_{paper_exp}"
         input:
-            stores=mediocrity_paper.store_inputs(config, paper_exp),
+            stores=mediocrity_paper.figure_inputs(config, paper_exp),
             fits=[f"{PAPER_DIR}/fits.nc"] if paper_exp == "F3" else [],
         output:
             pdf=report(f"{PAPER_DIR}/figures/{paper_exp}.pdf",
