@@ -100,13 +100,8 @@ class Problem:
         _require(_is_real(self.t_max) and self.t_max > self.t_min, "t_max", self.t_max,
                  f"a finite number > t_min = {self.t_min!r}")
         _require(self.t_max <= T_RATIO_MAX * self.t_min, "t_max", self.t_max,
-                 f"at most {T_RATIO_MAX:.0e} x t_min = {self.t_min!r} (save grid size)")
-        # steps at t_max (with the grid's overshoot to the next lattice point, at most a
-        # factor 10): must fit in int64 with margin, so that no count wraps around
-        steps = 10.0 * float(self.t_max) * float(self.p) * float(self.d) / float(self.gamma)
-        _require(steps <= STEPS_MAX, "t_max", self.t_max,
-                 f"t_max p d / gamma <= {STEPS_MAX / 10:.3g} SGD steps (here "
-                 f"{steps / 10:.3g}): lower t_max or d, or raise gamma")
+                 f"at most {T_RATIO_MAX:.0e} x t_min = {self.t_min!r} (size of the save "
+                 "grid)")
         _require(_is_int(self.saves_per_decade) and 1 <= self.saves_per_decade <= 1000,
                  "saves_per_decade", self.saves_per_decade, "an integer in [1, 1000]")
         _require(self.stop_after is None
@@ -151,11 +146,28 @@ class Problem:
         k1 = math.ceil(n * math.log10(self.t_max) - 1e-9)
         return np.concatenate([[0.0], 10.0 ** (np.arange(k0, k1 + 1) / n)])
 
+    def max_steps(self) -> float:
+        """SGD steps to the last save (a float: may exceed int64 for absurd inputs)."""
+        return float(self.time_grid()[-1]) * self.p * self.d / self.gamma
+
+    def check_steps(self) -> None:
+        """ValueError naming t_max unless the step counts of the sgd/gram engines fit in
+        int64 with a wide margin (<= STEPS_MAX = 2**53, exact as floats too)."""
+        steps = self.max_steps()
+        _require(steps <= STEPS_MAX, "t_max", self.t_max,
+                 f"at most {STEPS_MAX:.3g} SGD steps to the last save for the sgd/gram "
+                 f"engines, t p d / gamma (here {steps:.3g}): lower t_max or d, raise gamma")
+
     def save_steps(self, t: np.ndarray | None = None) -> np.ndarray:
         """Number of SGD steps done at each save time: floor(t p d / gamma). The state at
         time t is the state after that many steps (the process is piecewise constant)."""
         t = self.time_grid() if t is None else np.asarray(t, dtype=float)
-        return np.floor(t / self.dt * (1 + 1e-12)).astype(np.int64)
+        steps = np.floor(t / self.dt * (1 + 1e-12))
+        if not (np.isfinite(steps).all() and (steps >= 0).all()
+                and (steps <= STEPS_MAX).all()):
+            self.check_steps()  # names t_max
+            raise ValueError(f"save times {t!r}: allowed finite times >= 0 within t_max")
+        return steps.astype(np.int64)
 
     def stop_after_steps(self) -> int:
         """stop_after in steps; -1 for no early stopping."""

@@ -9,8 +9,15 @@ import numpy as np
 import xarray as xr
 
 from ._version import __version__
-from .engines import RUNNERS, STOCHASTIC, choose_engine
-from .engines import registry
+from .engines import (
+    RUNNERS,
+    STOCHASTIC,
+    cancel_running,
+    choose_engine,
+    current_epoch,
+    registry,
+    run_in_epoch,
+)
 from .initial import initial_grams, run_generators
 from .problem import Problem, short_repr
 
@@ -84,9 +91,9 @@ def resolve_engine(problem: Problem, engine: str) -> str:
     return name
 
 
-def _run_seed(name, problem, gram0, root_seed, seed, save_q):
+def _run_seed(name, problem, gram0, root_seed, seed, save_q, epoch):
     _, rng = run_generators(root_seed, problem, seed)
-    return RUNNERS[name](problem, gram0, rng, save_q)
+    return run_in_epoch(epoch, RUNNERS[name], problem, gram0, rng, save_q)
 
 
 def simulate(problem: Problem, engine: str = "auto", seeds=1, init="random",
@@ -124,6 +131,8 @@ def simulate(problem: Problem, engine: str = "auto", seeds=1, init="random",
                          f"{SCHEDULERS} or a distributed Client")
     save_q = problem.p <= SAVE_Q_MAX_P if save_q is None else bool(save_q)
     check_output_size(problem, name, len(seeds), save_q)
+    if name in registry.step_names():
+        problem.check_steps()
     deterministic = name not in STOCHASTIC
     grams = initial_grams(problem, seeds[:1] if deterministic else seeds, init,
                           root_seed, init_seed)
@@ -133,9 +142,15 @@ def simulate(problem: Problem, engine: str = "auto", seeds=1, init="random",
                              "init='fixed' or init=(M0, Q0)")
         runs = [RUNNERS[name](problem, grams[0], None, save_q)]
     else:
-        tasks = [dask.delayed(_run_seed, pure=False)(name, problem, g, root_seed, s, save_q)
+        epoch = current_epoch()
+        tasks = [dask.delayed(_run_seed, pure=False)(name, problem, g, root_seed, s, save_q,
+                                                     epoch)
                  for g, s in zip(grams, seeds)]
-        runs = list(dask.compute(*tasks, scheduler=scheduler))
+        try:
+            runs = list(dask.compute(*tasks, scheduler=scheduler))
+        except KeyboardInterrupt:
+            cancel_running()  # runs on worker threads stop at their next chunk (~0.1 s)
+            raise
     ds = _to_dataset(problem, runs, seeds if not deterministic else None, save_q)
     init_attr = init if isinstance(init, str) else "given"
     ds.attrs.update(engine=name, engine_requested=engine, init=init_attr,

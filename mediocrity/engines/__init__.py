@@ -8,6 +8,7 @@ deterministic engines) and the saves are on ``problem.time_grid()``.
 from __future__ import annotations
 
 import importlib
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,38 +27,93 @@ class Run:
     diverged: bool
 
 
-def run_kernel(kernel, problem: Problem, state, rng, save_q: bool) -> Run:
-    """Allocate NaN outputs (left NaN past an early stop), call a numba kernel
-    (`gram_run` / `sgd_run` signature) and cut its Gram-matrix saves into q."""
-    steps = problem.save_steps()
+# Long kernels run in chunks of about CHUNK_SECONDS (by the cost model below), between
+# which Python runs: Ctrl-C (a signal handler in the main thread) and cancellation of
+# runs on worker threads take effect within a chunk. Chunked runs are bit-identical.
+CHUNK_SECONDS = 0.1
+_cancel = {"epoch": 0}
+_local = threading.local()
+
+
+class Cancelled(Exception):
+    """A run stopped because the call that started it was interrupted (Ctrl-C)."""
+
+
+def cancel_running() -> None:
+    """Stop every run started so far at its next chunk boundary (called by `simulate`
+    on KeyboardInterrupt, so that worker threads do not keep computing)."""
+    _cancel["epoch"] += 1
+
+
+def current_epoch() -> int:
+    return _cancel["epoch"]
+
+
+def run_in_epoch(epoch: int, func, *args):
+    """func(*args) on this thread as part of a call started at `epoch`: refused, and
+    stopped at a chunk boundary, once cancel_running() was called after it started."""
+    _local.epoch = epoch
+    try:
+        check_cancelled()
+        return func(*args)
+    finally:
+        _local.epoch = None
+
+
+def check_cancelled() -> None:
+    epoch = getattr(_local, "epoch", None)
+    if epoch is not None and epoch < _cancel["epoch"]:
+        raise Cancelled("run cancelled: the simulate call was interrupted")
+
+
+def chunk_steps(engine: str, d: int, p: int) -> int:
+    """Steps per kernel call: about CHUNK_SECONDS of work by the cost model."""
+    return max(1, int(CHUNK_SECONDS * 1e9 / step_cost_ns(engine, d, p)))
+
+
+def run_kernel(kernel, problem: Problem, state, rng, save_q: bool, budget: int) -> Run:
+    """Allocate NaN outputs (left NaN past an early stop), call a resumable numba kernel
+    (`gram_run_chunk` / `sgd_run_chunk` signature) `budget` steps at a time, reacting to
+    interrupts in between, and cut its Gram-matrix saves into q."""
+    steps = problem.save_steps()  # checked: finite, >= 0, <= STEPS_MAX
     nt, r = steps.size, problem.p + 1
     risk = np.full(nt, np.nan)
     m = np.full((nt, r - 1), np.nan)
     grams = np.full((nt if save_q else 1, r, r), np.nan)
-    _, diverged = kernel(*state, rng, problem.gamma, problem.noise, steps,
-                         problem.threshold, problem.stop_after_steps(), risk, m, grams)
+    track = np.array([0.0, -1.0])
+    pos = np.zeros(2, dtype=np.int64)
+    stop = problem.stop_after_steps()
+    while True:
+        finished, diverged = kernel(*state, rng, problem.gamma, problem.noise, steps,
+                                    problem.threshold, stop, risk, m, grams, track, pos,
+                                    budget)
+        if finished:
+            break
+        check_cancelled()  # (and in the main thread, Python runs a pending Ctrl-C here)
     return Run(risk=risk, m=m, q=grams[:, 1:, 1:].copy() if save_q else None,
                diverged=bool(diverged))
 
 
 def run_gram(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
-    from .gram import gram_run
+    from .gram import gram_run_chunk
 
     if problem.d < problem.p + 1:
         raise ValueError(f"engine 'gram' needs p + 1 <= d (got d = {problem.d}, "
                          f"p = {problem.p}): the Gram matrix would be singular; use 'sgd'")
 
     def kernel(g, rng, gamma, noise, *rest):
-        return gram_run(g, rng, problem.d, gamma, noise, *rest)
+        return gram_run_chunk(g, rng, problem.d, gamma, noise, *rest)
 
-    return run_kernel(kernel, problem, (np.array(gram0, dtype=float),), rng, save_q)
+    return run_kernel(kernel, problem, (np.array(gram0, dtype=float),), rng, save_q,
+                      chunk_steps("gram", problem.d, problem.p))
 
 
 def run_sgd(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
-    from .sgd import embed, sgd_run
+    from .sgd import embed, sgd_run_chunk
 
     w, wstar = embed(gram0, problem.d)
-    return run_kernel(sgd_run, problem, (w, wstar), rng, save_q)
+    return run_kernel(sgd_run_chunk, problem, (w, wstar), rng, save_q,
+                      chunk_steps("sgd", problem.d, problem.p))
 
 
 from .ode import run_ode, run_ode_largep  # noqa: E402

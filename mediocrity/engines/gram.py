@@ -150,6 +150,39 @@ def advance_one_neuron(m, rng, nsteps, d, gamma, noise):
 
 
 @numba.njit(cache=True, nogil=True)
+def gram_run_chunk(g, rng, d, gamma, noise, save_steps, threshold, stop_steps,
+                   risk_out, m_out, gram_out, track, pos, budget):
+    """`gram_run`, resumable and bounded: continue from pos = [saves written, steps done]
+    with the save-and-stop state track = [R(0), step to stop at], for at most `budget`
+    steps, then return to the caller (who may react to Ctrl-C) with pos updated. The
+    draws and arithmetic are those of one uninterrupted run, so chunked runs are
+    bit-identical. Returns (finished, diverged)."""
+    n = pos[0]
+    step = pos[1]
+    limit = step + budget
+    while n < save_steps.shape[0]:
+        target = save_steps[n]
+        if target > limit:
+            advance(g, rng, limit - step, d, gamma, noise)
+            pos[0] = n
+            pos[1] = limit
+            return False, False
+        advance(g, rng, target - step, d, gamma, noise)
+        step = target
+        slot = gram_out[n if gram_out.shape[0] > 1 else 0]
+        slot[:, :] = g
+        status = record_save(n, step, slot, risk_out, m_out, threshold, stop_steps, track)
+        n += 1
+        if status != CONTINUE:
+            pos[0] = n
+            pos[1] = step
+            return True, status == DIVERGED
+    pos[0] = n
+    pos[1] = step
+    return True, False
+
+
+@numba.njit(cache=True, nogil=True)
 def gram_run(g, rng, d, gamma, noise, save_steps, threshold, stop_steps,
              risk_out, m_out, gram_out):
     """Run the chain from g, saving risk, M and G at the step counts save_steps
@@ -157,16 +190,11 @@ def gram_run(g, rng, d, gamma, noise, save_steps, threshold, stop_steps,
 
     Stops stop_steps after the first save with R <= (1 - threshold) R(0) (never if
     stop_steps < 0). Outputs past the last save are left untouched (NaN-filled by the
-    caller). Returns (number of saves written, diverged flag).
+    caller). Returns (number of saves written, diverged flag). In one call (not
+    interruptible): `simulate` runs `gram_run_chunk` in bounded chunks instead.
     """
-    step = 0
     track = np.array([0.0, -1.0])
-    for n in range(save_steps.shape[0]):
-        advance(g, rng, save_steps[n] - step, d, gamma, noise)
-        step = save_steps[n]
-        slot = gram_out[n if gram_out.shape[0] > 1 else 0]
-        slot[:, :] = g
-        status = record_save(n, step, slot, risk_out, m_out, threshold, stop_steps, track)
-        if status != CONTINUE:
-            return n + 1, status == DIVERGED
-    return save_steps.shape[0], False
+    pos = np.zeros(2, dtype=np.int64)
+    _, diverged = gram_run_chunk(g, rng, d, gamma, noise, save_steps, threshold, stop_steps,
+                                 risk_out, m_out, gram_out, track, pos, 2**62)
+    return pos[0], diverged

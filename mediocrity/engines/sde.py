@@ -33,6 +33,8 @@ from ..problem import Problem
 from . import Run
 
 TIME_STEP = 2e-3
+SDE_STEPS_MAX = 1e12  # Euler steps to t_max: finite, and now + h > now always
+CHUNK_SECONDS = 0.1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -40,15 +42,26 @@ def sde_advance(m, q, rng, duration, time_step, scale, tables):
     """Euler-Maruyama steps of length <= time_step covering `duration` (time units), in
     place on m (p,), q (p, p): X += p E[xi] h + sqrt(h) scale B N(0, I), B B^T = positive
     part of Cov[xi], scale = sqrt(p gamma / d); tables from increment_tables."""
+    sde_advance_chunk(m, q, rng, 0.0, duration, time_step, scale, tables, 2**62)
+
+
+@numba.njit(cache=True, nogil=True)
+def sde_advance_chunk(m, q, rng, now, duration, time_step, scale, tables, budget):
+    """`sde_advance` from time `now` of the interval, for at most `budget` Euler steps;
+    returns the time reached (duration when done). Chunked calls are bit-identical to
+    one call: the same steps, draws and arithmetic."""
     p = m.size
     pair_a, pair_b = tables[0], tables[1]
-    now = 0.0
+    count = 0
     while now < duration:
+        if count >= budget:
+            return now
+        count += 1
         h = min(time_step, duration - now)
         mean, cov = increment_moments_kernel(m, q, *tables)
         if not np.isfinite(cov).all():  # diverged: leave it to the caller to flag
             m[:] = np.nan
-            return
+            return duration
         vals, vecs = np.linalg.eigh(cov)
         amp = np.sqrt(h * np.maximum(vals, 0.0)) * scale
         noise = vecs @ (amp * rng.standard_normal(mean.size))
@@ -61,6 +74,7 @@ def sde_advance(m, q, rng, duration, time_step, scale, tables):
                 q[j, k] += step
                 q[k, j] = q[j, k]
         now = duration if h == duration - now else now + h
+    return now
 
 
 def run_sde(problem: Problem, gram0: np.ndarray, rng: np.random.Generator,
@@ -69,8 +83,13 @@ def run_sde(problem: Problem, gram0: np.ndarray, rng: np.random.Generator,
 
     Saves on problem.time_grid(); stops like `gram` (at the first save at least
     stop_after after the first save with R <= (1 - T) R(0)); NaN past the stop."""
-    if not time_step > 0:
-        raise ValueError(f"time_step = {time_step!r}: allowed a number > 0")
+    if not (isinstance(time_step, float | int) and math.isfinite(time_step)
+            and problem.t_max / SDE_STEPS_MAX <= time_step):
+        raise ValueError(f"time_step = {time_step!r}: allowed a finite number >= t_max / "
+                         f"{SDE_STEPS_MAX:.0e} = {problem.t_max / SDE_STEPS_MAX:.3g}")
+    from . import check_cancelled
+
+    budget = max(1, int(CHUNK_SECONDS / (1e-6 * (problem.p + 1) ** 3)))
     p = problem.p
     t = problem.time_grid()
     risk = np.full(t.size, np.nan)
@@ -82,8 +101,14 @@ def run_sde(problem: Problem, gram0: np.ndarray, rng: np.random.Generator,
     scale = math.sqrt(p * problem.gamma / problem.d)
     stop_at, diverged = math.inf, False
     for k, t_save in enumerate(t):
-        if k > 0:
-            sde_advance(m, q, rng, t_save - t[k - 1], time_step, scale, tables)
+        if k > 0:  # in chunks of ~CHUNK_SECONDS, so that Ctrl-C is honoured in between
+            now, duration = 0.0, t_save - t[k - 1]
+            while True:
+                now = sde_advance_chunk(m, q, rng, now, duration, time_step, scale, tables,
+                                        budget)
+                if not now < duration:
+                    break
+                check_cancelled()
         risk[k] = risk_from_overlaps(m, q)
         m_out[k] = m
         if save_q:

@@ -65,18 +65,23 @@ def _normalised_gram(w, wstar, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def sgd_run(w, wstar, rng, gamma, noise, save_steps, threshold, stop_steps,
-            risk_out, m_out, gram_out):
-    """Run SGD from (w (p, d), wstar (d,)), saving risk, M and the normalised Gram matrix
-    at the step counts save_steps; same outputs, stopping rule and return value as
-    `gram_run`. Draw order per step: d normals for x, then one normal z if noise > 0."""
+def sgd_run_chunk(w, wstar, rng, gamma, noise, save_steps, threshold, stop_steps,
+                  risk_out, m_out, gram_out, track, pos, budget):
+    """`sgd_run`, resumable and bounded like `gram_run_chunk` (pos = [saves written,
+    steps done], at most `budget` steps per call, bit-identical to one call).
+    Returns (finished, diverged)."""
     p, d = w.shape
     x = np.empty(d)
     lam = np.empty(p)
-    step = 0
-    track = np.array([0.0, -1.0])
-    for n in range(save_steps.shape[0]):
+    n = pos[0]
+    step = pos[1]
+    limit = step + budget
+    while n < save_steps.shape[0]:
         while step < save_steps[n]:
+            if step >= limit:
+                pos[0] = n
+                pos[1] = step
+                return False, False
             for i in range(d):
                 x[i] = rng.standard_normal()
             z = rng.standard_normal() if noise > 0.0 else 0.0
@@ -85,9 +90,28 @@ def sgd_run(w, wstar, rng, gamma, noise, save_steps, threshold, stop_steps,
         g = gram_out[n if gram_out.shape[0] > 1 else 0]
         _normalised_gram(w, wstar, g)
         status = record_save(n, step, g, risk_out, m_out, threshold, stop_steps, track)
+        n += 1
         if status != CONTINUE:
-            return n + 1, status == DIVERGED
-    return save_steps.shape[0], False
+            pos[0] = n
+            pos[1] = step
+            return True, status == DIVERGED
+    pos[0] = n
+    pos[1] = step
+    return True, False
+
+
+@numba.njit(cache=True, nogil=True)
+def sgd_run(w, wstar, rng, gamma, noise, save_steps, threshold, stop_steps,
+            risk_out, m_out, gram_out):
+    """Run SGD from (w (p, d), wstar (d,)), saving risk, M and the normalised Gram matrix
+    at the step counts save_steps; same outputs, stopping rule and return value as
+    `gram_run`. Draw order per step: d normals for x, then one normal z if noise > 0.
+    In one call: `simulate` runs `sgd_run_chunk` in bounded chunks instead."""
+    track = np.array([0.0, -1.0])
+    pos = np.zeros(2, dtype=np.int64)
+    _, diverged = sgd_run_chunk(w, wstar, rng, gamma, noise, save_steps, threshold,
+                                stop_steps, risk_out, m_out, gram_out, track, pos, 2**62)
+    return pos[0], diverged
 
 
 def embed(gram: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
