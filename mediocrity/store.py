@@ -144,6 +144,9 @@ def experiment_attrs(cfg: dict, name: str) -> dict:
     for key in ("threshold", "init", "init_seed", "t_min", "t_max", "saves_per_decade",
                 "stop_after", "seeds"):
         attrs[key] = "none" if exp[key] is None else exp[key]
+    for key in ("model", "gamma_d_exponent"):  # only when configured (issue 9)
+        if key in exp:
+            attrs[key] = exp[key]
     return attrs
 
 
@@ -246,6 +249,8 @@ def exit_time_table(sweep_path, out, ode_path=None) -> None:
     exists = sweep.risk.isel(t=0, drop=True).notnull().any(["engine", "seed"])
     d, p, gamma, noise = (sweep[dim].astype(float) for dim in CELL_DIMS[1:])
     rate = theory.growth_rate(p, gamma, noise)
+    if sweep.attrs.get("model", "phase_retrieval") != "phase_retrieval":
+        rate = xr.full_like(rate, np.nan)  # the closed-form theory is phase retrieval's
     escapes = exists & (rate > 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # log of negative -> masked anyway
