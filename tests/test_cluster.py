@@ -34,6 +34,7 @@ import yaml
 
 from cluster import dask_processes, free_port, slurm_cluster  # noqa: F401 (fixtures)
 from mediocrity.config import resolve_config
+from mediocrity.slurm import cluster_settings, status_note
 from mediocrity.sweep import cell_spec, experiment_cells, run_cell
 from test_pipeline import ROOT, make_workflow, snakemake
 
@@ -67,6 +68,31 @@ def assert_same_stores(a: Path, b: Path) -> int:
 
 
 # -- SLURM: the Snakemake profile ----------------------------------------------------------
+NO_ACCOUNTING = {"AccountingStorageType": "accounting_storage/none", "MinJobAge": "300 sec"}
+
+
+def test_status_note_says_how_jobs_are_followed():
+    note, warn = status_note("squeue", 20, NO_ACCOUNTING)
+    assert not warn and "job status from squeue" in note and "MinJobAge = 300 s" in note
+    note, warn = status_note("sacct", 40, NO_ACCOUNTING)  # the plugin's default: a hang
+    assert warn and "--slurm-status-command squeue" in note
+    note, warn = status_note("squeue", 40, dict(NO_ACCOUNTING, MinJobAge="60 sec"))
+    assert warn and "--slurm-init-seconds-before-status-checks to 20" in note
+    note, warn = status_note("squeue", 40, {"AccountingStorageType":
+                                           "accounting_storage/slurmdbd", "MinJobAge": "60"})
+    assert not warn and "job status from sacct" in note
+    assert "could not read" in status_note("squeue", 20, None)[0]
+
+
+@pytest.mark.slurm
+def test_status_note_reads_the_real_cluster(slurm_cluster):
+    code = ("from mediocrity.slurm import cluster_settings, status_note; "
+            "print(status_note('squeue', 20, cluster_settings()))")
+    out = slurm_cluster.run(sys.executable, "-c", code).stdout
+    assert "job status from squeue" in out and "accounting_storage/none" in out
+    assert cluster_settings() is None or "MinJobAge" in cluster_settings()
+
+
 @pytest.mark.slurm
 def test_quick_preset_on_slurm_equals_local(slurm_cluster, tmp_path):
     local = make_workflow(tmp_path / "local", None)
@@ -187,8 +213,8 @@ def test_cancelled_cell_job_is_retried_to_identical_stores(slurm_cluster, tmp_pa
     assert proc.returncode == 0, out[-4000:]
     assert f"SLURM-job '{job}' failed" in out and "CANCELLED" in out
     assert "Trying to restart job" in out
-    jobs = {p.stem for p in (where / ".snakemake/slurm_logs").glob("rule_simulate_cell/*/*.log")}
-    assert job in jobs and len(jobs) == 2  # the cancelled job and its retry
+    submitted = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*rule_simulate_cell/", out)
+    assert submitted[0] == job and len(submitted) == 2  # the cancelled job and its retry
     assert_same_stores(local / "results", where / "results")
     assert not slurm_cluster.active_jobs()
 
