@@ -319,3 +319,32 @@ def dask_processes(tmp_path):
         yield procs
     finally:
         procs.stop()
+
+
+def main() -> None:
+    """`python tests/cluster.py`: bring the single-node test cluster up by hand, print how
+    to use it, keep it up until Ctrl-C (or SIGTERM), then stop it."""
+    reason = why_no_slurm()
+    if reason:
+        raise SystemExit(f"cannot start the test cluster: {reason}")
+    root = Path(tempfile.mkdtemp(prefix="mediocrity-slurm-"))
+    cluster = SlurmCluster(root, f"mediocrity-{os.getpid()}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with &
+    try:
+        cluster.start()
+        print(f"SLURM is up (munged, slurmctld, slurmd; logs in {root}/log). In a shell:\n"
+              f"  export SLURM_CONF={cluster.conf}\n"
+              f"  nsenter --net=/run/netns/{cluster.netns} bash   # sinfo, sbatch, snakemake...\n"
+              "Ctrl-C here stops it.", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

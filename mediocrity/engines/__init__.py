@@ -95,7 +95,11 @@ def run_kernel(kernel, problem: Problem, state, rng, save_q: bool, budget: int) 
 
 
 def run_gram(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
-    from .gram import gram_run_chunk
+    from ..models import specialise
+
+    # the kernels of problem.model (the module itself for the default; compiled once
+    # per model and cached otherwise: mediocrity/models/specialise.py)
+    gram_run_chunk = specialise("mediocrity.engines.gram", problem.model).gram_run_chunk
 
     if problem.d < problem.p + 1:
         raise ValueError(f"engine 'gram' needs p + 1 <= d (got d = {problem.d}, "
@@ -109,8 +113,10 @@ def run_gram(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
 
 
 def run_sgd(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
-    from .sgd import embed, sgd_run_chunk
+    from ..models import specialise
+    from .sgd import embed
 
+    sgd_run_chunk = specialise("mediocrity.engines.sgd", problem.model).sgd_run_chunk
     w, wstar = embed(gram0, problem.d)
     return run_kernel(sgd_run_chunk, problem, (w, wstar), rng, save_q,
                       chunk_steps("sgd", problem.d, problem.p))

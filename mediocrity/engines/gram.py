@@ -19,6 +19,17 @@ import numpy as np
 
 from .saves import CONTINUE, DIVERGED, record_save
 
+# The model (mediocrity.models.specialise replaces this block per model; the default's
+# functions here: y = z^2, sigma = x^2, sigma' = 2x).
+# isort: off
+# <model>
+from ..models.catalogue import square as target
+from ..models.catalogue import square as sigma
+from ..models.catalogue import twice as dsigma
+from ..overlaps import risk_from_gram as risk_gram
+# </model>
+# isort: on
+
 # Relative Schur complement below which a direction counts as already spanned.
 SINGULAR_TOL = 1e-14
 
@@ -86,12 +97,12 @@ def gram_step(g, low, xi, chi, z, gamma, noise, d, lam, e):
             a += low[i, k] * xi[k]
         lam[i] = a
         if i > 0:
-            f += a * a
-    y = lam[0] * lam[0] + math.sqrt(noise) * z
-    coef = 2.0 * gamma * (f / p - y) / (p * d)
+            f += sigma(a)
+    y = target(lam[0]) + math.sqrt(noise) * z
+    coef = gamma * (f / p - y) / (p * d)
     e[0] = 0.0
     for j in range(1, r):
-        e[j] = coef * lam[j]
+        e[j] = coef * dsigma(lam[j])
     # G' = G - lam e^T - e lam^T + |x|^2 e e^T, then unit diagonal; e is reused for the scales
     for i in range(r):
         for j in range(i, r):
@@ -136,14 +147,14 @@ def advance_one_neuron(m, rng, nsteps, d, gamma, noise):
     written as scalars because the step is latency-bound."""
     dof = float(d - 2)
     sn = math.sqrt(noise)
-    c0 = 2.0 * gamma / d
+    c0 = gamma / d
     for _ in range(nsteps):
         x0 = rng.standard_normal()
         x1 = rng.standard_normal()
         chi = chisquare(rng, dof) if dof > 0.0 else 0.0
         z = rng.standard_normal() if noise > 0.0 else 0.0
         lam1 = m * x0 + math.sqrt(max(1.0 - m * m, 0.0)) * x1
-        e1 = c0 * (lam1 * lam1 - x0 * x0 - sn * z) * lam1
+        e1 = c0 * (sigma(lam1) - target(x0) - sn * z) * dsigma(lam1)
         q = 1.0 - 2.0 * lam1 * e1 + (chi + x0 * x0 + x1 * x1) * e1 * e1
         m = (m - x0 * e1) / math.sqrt(q)
     return m
@@ -171,7 +182,8 @@ def gram_run_chunk(g, rng, d, gamma, noise, save_steps, threshold, stop_steps,
         step = target
         slot = gram_out[n if gram_out.shape[0] > 1 else 0]
         slot[:, :] = g
-        status = record_save(n, step, slot, risk_out, m_out, threshold, stop_steps, track)
+        status = record_save(n, step, slot, risk_gram(slot), risk_out, m_out, threshold,
+                             stop_steps, track)
         n += 1
         if status != CONTINUE:
             pos[0] = n

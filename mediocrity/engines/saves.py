@@ -1,33 +1,45 @@
-"""The save-and-stop rule shared by the numba engines (`gram`, `sgd`)."""
+"""The save-and-stop rule of every engine: `stop_rule` (numba, also called from Python by
+`sde`), `record_save` (the numba engines `gram`, `sgd`) and `stop_save_index` (the `ode`,
+which locates the crossing with a solve_ivp event)."""
 
 from __future__ import annotations
 
 import math
 
 import numba
-
-from ..overlaps import risk_from_gram
+import numpy as np
 
 CONTINUE, STOP, DIVERGED = 0, 1, 2
 
 
 @numba.njit(cache=True, nogil=True)
-def record_save(n, step, g, risk_out, m_out, threshold, stop_steps, track):
-    """Save risk and M of the normalised Gram matrix g as save n, taken after `step` steps.
+def stop_rule(n, now, risk, threshold, stop_after, track):
+    """The rule at save n, taken at `now` (steps or time units, as stop_after) with risk R.
 
-    track = [R(0), step to stop at (or -1)] carries the rule across saves: stop stop_steps
-    after the first save with R <= (1 - threshold) R(0) (never if stop_steps < 0).
-    Returns CONTINUE, STOP, or DIVERGED (non-finite risk).
-    """
-    risk = risk_from_gram(g)
-    risk_out[n] = risk
-    m_out[n, :] = g[0, 1:]
+    track = [R(0), when to stop (or -1)] carries it across saves: stop stop_after after
+    the first save with R <= (1 - threshold) R(0) (never if stop_after < 0), at the first
+    save at or past that. Returns CONTINUE, STOP, or DIVERGED (non-finite risk)."""
     if not math.isfinite(risk):
         return DIVERGED
     if n == 0:
         track[0] = risk
-    elif stop_steps >= 0 and track[1] < 0 and risk <= (1.0 - threshold) * track[0]:
-        track[1] = step + stop_steps
-    if track[1] >= 0 and step >= track[1]:
+    elif stop_after >= 0 and track[1] < 0 and risk <= (1.0 - threshold) * track[0]:
+        track[1] = now + stop_after
+    if track[1] >= 0 and now >= track[1]:
         return STOP
     return CONTINUE
+
+
+@numba.njit(cache=True, nogil=True)
+def record_save(n, step, g, risk, risk_out, m_out, threshold, stop_steps, track):
+    """Save risk (the model's R of the normalised Gram matrix g) and M as save n, taken
+    after `step` steps, and apply `stop_rule` (stop_steps < 0: never stop early)."""
+    risk_out[n] = risk
+    m_out[n, :] = g[0, 1:]
+    return stop_rule(n, step, risk, threshold, stop_steps, track)
+
+
+def stop_save_index(t: np.ndarray, first_seen: int, stop_after: float) -> int:
+    """`stop_rule` on a save grid t when the crossing was first seen at save first_seen:
+    the index of the first save at or past t[first_seen] + stop_after (the last one)."""
+    return min(int(np.searchsorted(t, t[first_seen] + stop_after)), t.size - 1)

@@ -17,6 +17,17 @@ import numpy as np
 
 from .saves import CONTINUE, DIVERGED, record_save
 
+# The model (mediocrity.models.specialise replaces this block per model; the default's
+# functions here: y = z^2, sigma = x^2, sigma' = 2x).
+# isort: off
+# <model>
+from ..models.catalogue import square as target
+from ..models.catalogue import square as sigma
+from ..models.catalogue import twice as dsigma
+from ..overlaps import risk_from_gram as risk_gram
+# </model>
+# isort: on
+
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _dot(a, b):
@@ -39,11 +50,11 @@ def sgd_step(w, wstar, x, z, gamma, noise, lam):
     f = 0.0
     for j in range(p):
         lam[j] = _dot(w[j], x) / sqd
-        f += lam[j] * lam[j]
-    y = nu * nu + math.sqrt(noise) * z
-    coef = gamma * 2.0 * (f / p - y) / (p * sqd)
+        f += sigma(lam[j])
+    y = target(nu) + math.sqrt(noise) * z
+    coef = gamma * (f / p - y) / (p * sqd)
     for j in range(p):
-        cj = coef * lam[j]
+        cj = coef * dsigma(lam[j])
         scale = sqd / math.sqrt(d - 2.0 * cj * sqd * lam[j] + cj * cj * xx)
         row = w[j]
         for i in range(d):
@@ -89,7 +100,8 @@ def sgd_run_chunk(w, wstar, rng, gamma, noise, save_steps, threshold, stop_steps
             step += 1
         g = gram_out[n if gram_out.shape[0] > 1 else 0]
         _normalised_gram(w, wstar, g)
-        status = record_save(n, step, g, risk_out, m_out, threshold, stop_steps, track)
+        status = record_save(n, step, g, risk_gram(g), risk_out, m_out, threshold,
+                             stop_steps, track)
         n += 1
         if status != CONTINUE:
             pos[0] = n
