@@ -234,6 +234,8 @@ def main_paper(argv: list[str] | None = None) -> int:
     """`mediocrity paper figure F3 --stem S --stores P.. [--fits F]`, `... fits
     --exit-times P.. --csv --netcdf --tex [--d-min --d-min-sde --agreement A]`,
     `... summary --out O --stores P..`."""
+    from . import cli
+
     parser = argparse.ArgumentParser(prog="mediocrity paper", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     one = sub.add_parser("figure", help="render one paper figure to STEM.pdf and STEM.png")
@@ -249,8 +251,10 @@ def main_paper(argv: list[str] | None = None) -> int:
     fits.add_argument("--csv", required=True)
     fits.add_argument("--netcdf", required=True)
     fits.add_argument("--tex", required=True)
-    fits.add_argument("--n-boot", type=int, default=DEFAULT_OPTIONS["n_boot"])
-    fits.add_argument("--bootstrap-seed", type=int, default=DEFAULT_OPTIONS["bootstrap_seed"])
+    fits.add_argument("--n-boot", type=cli._int_range("--n-boot", 1, 10**6),
+                      default=DEFAULT_OPTIONS["n_boot"])
+    fits.add_argument("--bootstrap-seed", type=cli._int_range("--bootstrap-seed", 0, 2**63 - 1),
+                      default=DEFAULT_OPTIONS["bootstrap_seed"])
     fits.add_argument("--d-min", type=float, default=None,
                       help="fit the exact engines only over d >= D_MIN")
     fits.add_argument("--d-min-sde", type=float, default=None,
@@ -260,7 +264,12 @@ def main_paper(argv: list[str] | None = None) -> int:
     summ.add_argument("--out", required=True)
     summ.add_argument("--stores", nargs="+", required=True)
     summ.add_argument("--t-from", type=float)
+    for command in sub.choices.values():
+        command.add_argument("--allow-outside-results", action="store_true",
+                             help="allow outputs outside ./results and outside the results "
+                                  "tree of the input stores")
     args = parser.parse_args(argv)
+    cli.check_paper_args(args)  # inputs exist, numbers in range, outputs stay in results
     if args.command == "figure":
         write_figure(args.experiment, args.stem, args.stores, args.fits, args.t_from)
     elif args.command == "fits":
@@ -272,4 +281,6 @@ def main_paper(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main_paper())
+    from .cli import guarded
+
+    sys.exit(guarded("mediocrity paper", main_paper, sys.argv[1:]))
