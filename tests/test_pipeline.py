@@ -237,9 +237,8 @@ def test_slurm_profile_dry_runs(tiny_run, tmp_path):
     assert "runtime=10" in out and "mem_mb=8000" in out  # per-rule resources applied
 
 
-def test_quick_preset_runs_end_to_end(tmp_path):
-    where = make_workflow(tmp_path / "quick", None, paper=True)
-    snakemake(where, "--cores", "2", "--config", "preset=quick", timeout=600)
+def test_quick_preset_runs_end_to_end(quick_run):
+    where = quick_run  # the suite's one quick-preset run (tests/conftest.py)
     results = where / "results/quick"
     cfg = resolve_config(dict(load_yaml(where / "config.yaml"), preset="quick"),
                          where / "workflow")
