@@ -67,7 +67,7 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 # -- refusing bad arguments: one line naming the argument, the value, what is allowed ---
-class CLIError(Exception):
+class CLIError(ValueError):
     """A refused command-line argument (printed as one line, exit status 2)."""
 
 
