@@ -37,7 +37,7 @@ class ConfigYAMLError(ConfigError, yaml.YAMLError):
     """A config file is not (safe) YAML; the message names the file and line."""
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """yaml.SafeLoader that refuses duplicate keys (the last one would win silently)."""
 
     def construct_mapping(self, node, deep=False):
@@ -355,6 +355,17 @@ def _explicit_checks(raw: dict, explicit: dict, path=()) -> None:
             _explicit_checks(here if isinstance(here, dict) else {}, v, (*path, k))
 
 
+_SCHEMAS: dict = {}
+
+
+def _load_schema(path: Path) -> dict:
+    """The schema file, parsed once per modification (resolve_config runs per job)."""
+    key = (str(path), path.stat().st_mtime_ns if path.is_file() else None)
+    if key not in _SCHEMAS:
+        _SCHEMAS[key] = load_yaml(path)
+    return copy.deepcopy(_SCHEMAS[key])
+
+
 def resolve_config(raw: dict, workflow_dir, explicit: dict | None = None) -> dict:
     """Validated config with defaults filled and the preset (if any) merged in.
 
@@ -365,7 +376,7 @@ def resolve_config(raw: dict, workflow_dir, explicit: dict | None = None) -> dic
     that differs from both 'results' and the preset's is refused rather than overridden.
     """
     workflow_dir = Path(workflow_dir)
-    schema = load_yaml(workflow_dir / SCHEMA)
+    schema = _load_schema(workflow_dir / SCHEMA)
     if not isinstance(raw, dict):
         raise ConfigError("config: top level must be a mapping of config keys")
     check_tree(raw)
