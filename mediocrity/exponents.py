@@ -22,6 +22,7 @@ exit times over the same d gives the deterministic slope at these finite d.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -215,3 +216,30 @@ def latex_rows(fits: pd.DataFrame, digits: int = 3) -> str:
             lines.append(rf"\newcommand{{\{stem}{head}}}"
                          rf"{{{latex_number(row[name], digits)}}}")
     return "\n".join(lines) + "\n"
+
+
+@functools.lru_cache(maxsize=4096)
+def exit_time_estimate(model: str, d: int, threshold: float) -> float:
+    """Rough deterministic exit time from m = d^(-1/2) for planning (the sweep's cost
+    model): the p = 1, γ -> 0 flow dm/dt = κ'(m)(1 - m²) (κ the pair kernel; the exact
+    ODE at γ = 0, p = 1) until R = κ(1) - κ(m) has dropped by the fraction threshold.
+    Ignores γ (and the SGD noise, which slows k >= 3 by up to ~2x at F7's step sizes)."""
+    from scipy.integrate import solve_ivp
+
+    pair = models.get(model).pair
+    h = 1e-6
+
+    def rhs(_, y):
+        m = min(max(y[0], -1 + 2 * h), 1 - 2 * h)
+        return [(pair(m + h) - pair(m - h)) / (2 * h) * (1 - m * m)]
+
+    m0 = d ** -0.5
+    top = float(pair(1.0))
+    level = top - (1 - threshold) * (top - float(pair(m0)))
+
+    def crossed(_, y):
+        return float(pair(min(y[0], 1.0))) - level
+
+    crossed.terminal, crossed.direction = True, 1
+    sol = solve_ivp(rhs, (0.0, 1e7), [m0], events=crossed, rtol=1e-6, atol=1e-12)
+    return float(sol.t_events[0][0]) if sol.t_events[0].size else float("inf")

@@ -115,18 +115,26 @@ def problem_of(spec: dict):
 # -- cost model (threads, SLURM runtimes, status estimates) ---------------------------
 def modelled_seconds(spec: dict) -> float:
     """Rough single-core seconds of a cell: engine cost per step x steps to t_end, with
-    t_end = 1.5 x theory exit time + stop_after when runs stop early (else t_max)."""
+    t_end = 1.5 x theory exit time + stop_after when runs stop early (else t_max); for a
+    model other than the default, 2.5 x its deterministic estimate
+    (exponents.exit_time_estimate: the SGD noise slows k >= 3 by up to ~2x)."""
     from . import theory
     from .engines import step_cost_ns
     from .simulate import resolve_engine
 
     problem = problem_of(spec)
     t_end = problem.t_max
-    if problem.stop_after is not None and problem.model == DEFAULT_MODEL:
-        t_ex = float(theory.exit_time_quenched(problem.d, problem.p, problem.gamma,
-                                               problem.noise, problem.threshold))
+    if problem.stop_after is not None:
+        if problem.model == DEFAULT_MODEL:
+            factor, t_ex = 1.5, float(theory.exit_time_quenched(
+                problem.d, problem.p, problem.gamma, problem.noise, problem.threshold))
+        else:
+            from .exponents import exit_time_estimate
+
+            factor, t_ex = 2.5, exit_time_estimate(problem.model, problem.d,
+                                                   problem.threshold)
         if math.isfinite(t_ex) and t_ex > 0:
-            t_end = min(t_end, 1.5 * t_ex + problem.stop_after)
+            t_end = min(t_end, factor * t_ex + problem.stop_after)
     n_seeds = spec["seeds"][1] - spec["seeds"][0]
     try:
         ns = step_cost_ns(resolve_engine(problem, spec["engine"]), problem.d, problem.p)
