@@ -111,8 +111,9 @@ def load_yaml(path) -> dict:
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
+        problem = " ".join(str(getattr(err, "problem", None) or err).split())[:300]
         raise ConfigYAMLError(f"config file {str(path)!r}: not valid YAML{line} "
-                          f"({getattr(err, 'problem', None) or err})") from None
+                              f"({problem})") from None
     except RecursionError:
         raise ConfigError(f"config file {str(path)!r}: nested too deeply") from None
     if data is None:

@@ -71,7 +71,20 @@ def targets(config: dict) -> list[str]:
                   f"{out}/engine_agreement.csv"]
     if config.get("experiments"):
         paths.append(f"{out}/summary.nc")
+    paths += f7_outputs(config)
     return paths
+
+
+def f7_outputs(config: dict) -> list[str]:
+    """Outputs of the F7 rule (figure, its fit table, macros, per-cell table) when the
+    config has F7 experiments (mediocrity.exponents)."""
+    from .exponents import f7_experiments
+
+    if not f7_experiments(config):
+        return []
+    out = f"{config.get('results', 'results')}/paper"
+    return [f"{out}/figures/F7.pdf", f"{out}/figures/F7.png", f"{out}/fits_F7.csv",
+            f"{out}/numbers_F7.tex", f"{out}/cells_F7.csv"]
 
 
 def group_stores(paths) -> dict[str, dict[str, Path]]:
@@ -161,7 +174,8 @@ def write_figure(experiment: str, stem, store_paths, fits_path=None,
 
 def write_fits(exit_times_paths, csv, netcdf, tex, n_boot: int = 1000,
                bootstrap_seed: int = 0, d_min: float | None = None,
-               d_min_sde: float | None = None, agreement=None) -> xr.Dataset:
+               d_min_sde: float | None = None, agreement=None, extra_csv=None,
+               extra_tex=None) -> xr.Dataset:
     """Fit <t_ex> vs log d on one or more exit_times.zarr (F3, F3sde: combined along
     engine) per d range (`fit.fit_ranges`: exact engines d >= d_min, sde d >= d_min_sde,
     and both over their common d); write the CSV table, the netCDF Dataset, the LaTeX
@@ -183,6 +197,14 @@ def write_fits(exit_times_paths, csv, netcdf, tex, n_boot: int = 1000,
         stream.write(fit.latex_macros(fits) + fit.agreement_macros(table))
     if agreement:
         fit.write_agreement_csv(table, agreement)
+    if extra_csv:  # other fit tables (F7): their rows appended, columns united
+        import pandas as pd
+
+        rows = [pd.read_csv(csv)] + [pd.read_csv(path) for path in extra_csv]
+        pd.concat(rows, ignore_index=True).to_csv(csv, index=False, float_format="%.17g")
+    for path in extra_tex or ():
+        with open(tex, "a") as stream:
+            stream.write(Path(path).read_text())
     print(f"fits of {', '.join(map(str, paths))}: {int((fits.n_d > 0).sum())} cells fitted "
           f"over d ranges {ranges}, theory slope inside the 95% interval for "
           f"{int(fits.slope_agrees.sum())}; {len(table)} exact-vs-sde comparisons; wrote "
@@ -260,6 +282,10 @@ def main_paper(argv: list[str] | None = None) -> int:
     fits.add_argument("--d-min-sde", type=float, default=None,
                       help="fit the sde engine only over d >= D_MIN_SDE")
     fits.add_argument("--agreement", help="CSV of the exact-vs-sde two-sample tests")
+    fits.add_argument("--extra-csv", nargs="*", default=(),
+                      help="fit tables whose rows are appended to --csv (F7)")
+    fits.add_argument("--extra-tex", nargs="*", default=(),
+                      help="macro files appended to --tex (F7)")
     summ = sub.add_parser("summary", help="per-cell measurement summaries to netCDF")
     summ.add_argument("--out", required=True)
     summ.add_argument("--stores", nargs="+", required=True)
@@ -274,7 +300,8 @@ def main_paper(argv: list[str] | None = None) -> int:
         write_figure(args.experiment, args.stem, args.stores, args.fits, args.t_from)
     elif args.command == "fits":
         write_fits(args.exit_times, args.csv, args.netcdf, args.tex, args.n_boot,
-                   args.bootstrap_seed, args.d_min, args.d_min_sde, args.agreement)
+                   args.bootstrap_seed, args.d_min, args.d_min_sde, args.agreement,
+                   args.extra_csv, args.extra_tex)
     else:
         write_summary(args.out, args.stores, args.t_from)
     return 0

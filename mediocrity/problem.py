@@ -38,6 +38,7 @@ def short_repr(value, limit: int = 80) -> str:
         text = r.repr(value)
     except Exception:  # a hostile __repr__
         text = f"<{type(value).__name__}>"
+    text = " ".join(text.split())  # one line (numpy and xarray reprs span several)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -134,8 +134,13 @@ def simulate(problem: Problem, engine: str = "auto", seeds=1, init="random",
     if name in registry.step_names():
         problem.check_steps()
     deterministic = name not in STOCHASTIC
-    grams = initial_grams(problem, seeds[:1] if deterministic else seeds, init,
-                          root_seed, init_seed)
+    try:
+        grams = initial_grams(problem, seeds[:1] if deterministic else seeds, init,
+                              root_seed, init_seed)
+    except ValueError as err:  # name the argument, whatever initial.py says
+        message = str(err)
+        raise ValueError(message if message.startswith("init") else
+                         f"init = {short_repr(init)}: {message}") from None
     if deterministic:
         if isinstance(init, str) and init == "random" and len(seeds) > 1:
             raise ValueError(f"engine {name!r} is deterministic: give one seed, "

@@ -32,7 +32,8 @@ def paper_targets():
 # two-sample test of the two engines at every common d (engine_agreement.csv).
 rule paper_fits:
     input:
-        mediocrity_paper.fit_inputs(config),
+        exit_times=mediocrity_paper.fit_inputs(config),
+        f7=[p for p in mediocrity_paper.f7_outputs(config) if "/fits_F7" in p or "/numbers_F7" in p],
     output:
         csv=report(f"{PAPER_DIR}/fits.csv", caption="../report/fits.rst", category="Paper"),
         netcdf=f"{PAPER_DIR}/fits.nc",
@@ -47,6 +48,8 @@ rule paper_fits:
                else f"--d-min {float(PAPER_OPTIONS['fit_d_min'])!r}"),
         d_min_sde=("" if PAPER_OPTIONS["fit_d_min_sde"] is None
                    else f"--d-min-sde {float(PAPER_OPTIONS['fit_d_min_sde'])!r}"),
+        extra_csv=lambda wildcards, input: " ".join(p for p in input.f7 if p.endswith(".csv")),
+        extra_tex=lambda wildcards, input: " ".join(p for p in input.f7 if p.endswith(".tex")),
     log:
         f"{PAPER_LOGS}/fits.log",
     threads: 1
@@ -54,10 +57,11 @@ rule paper_fits:
         mem_mb=2000,
         runtime=30,
     shell:
-        "{PAPER_CLI} fits --exit-times {input:q} --csv {output.csv:q}"
+        "{PAPER_CLI} fits --exit-times {input.exit_times:q} --csv {output.csv:q}"
         " --netcdf {output.netcdf:q} --tex {output.tex:q} --n-boot {params.n_boot}"
         " --bootstrap-seed {params.bootstrap_seed} {params.d_min} {params.d_min_sde}"
-        " --agreement {output.agreement:q} > {log:q} 2>&1"
+        " --agreement {output.agreement:q}"
+        " --extra-csv {params.extra_csv} --extra-tex {params.extra_tex} > {log:q} 2>&1"
 
 
 rule paper_summary:
