@@ -243,3 +243,69 @@ def exit_time_estimate(model: str, d: int, threshold: float) -> float:
     crossed.terminal, crossed.direction = True, 1
     sol = solve_ivp(rhs, (0.0, 1e7), [m0], events=crossed, rtol=1e-6, atol=1e-12)
     return float(sol.t_events[0][0]) if sol.t_events[0].size else float("inf")
+
+
+# -- file-level glue: the F7 rule of workflow/rules/paper.smk ------------------------------
+def f7_experiments(config: dict) -> list[str]:
+    """The configured experiments of F7 (names starting with 'F7')."""
+    return [name for name in config.get("experiments", {}) if name.startswith("F7")]
+
+
+def build(store_paths, n_boot: int = 1000, seed: int = 0):
+    """(cell table, fit table) of the F7 experiments from their store paths
+    <results>/<experiment>/{sweep,exit_times,ode}.zarr."""
+    from pathlib import Path
+
+    grouped: dict[str, dict[str, Path]] = {}
+    for path in map(Path, store_paths):
+        grouped.setdefault(path.parent.name, {})[path.stem] = path
+    tables, fits = [], []
+    for experiment in sorted(grouped):
+        model, exponent, records = open_experiment(grouped[experiment])
+        tables.append(cell_table(experiment, model, records))
+        fits.append(fit_experiment(experiment, model, records, exponent, n_boot, seed))
+    return pd.concat(tables, ignore_index=True), pd.concat(fits, ignore_index=True)
+
+
+def write_f7(stem, store_paths, csv, tex, cells_csv=None, n_boot: int = 1000,
+             seed: int = 0) -> pd.DataFrame:
+    """Figure F7 (stem.pdf, stem.png), its fit table (csv) and LaTeX macros (tex)."""
+    from pathlib import Path
+
+    from .figures.common import save_figure
+    from .figures.information_exponent import figure_f7
+
+    table, fits = build(store_paths, n_boot, seed)
+    for path in (csv, tex, f"{stem}.pdf") + ((cells_csv,) if cells_csv else ()):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fits.to_csv(csv, index=False, float_format="%.17g")
+    Path(tex).write_text(latex_rows(fits))
+    if cells_csv:
+        table.to_csv(cells_csv, index=False, float_format="%.17g")
+    save_figure(figure_f7(table, fits), stem)
+    print(f"F7: {len(table)} cells of {table.experiment.nunique()} experiments, "
+          f"{len(fits)} fits; wrote {stem}.pdf/.png, {csv}, {tex}")
+    return fits
+
+
+def main(argv=None) -> int:
+    """`python -m mediocrity.exponents --stem S --stores P.. --csv C --tex T`."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m mediocrity.exponents",
+                                 description="F7: figure, fits and macros")
+    ap.add_argument("--stem", required=True)
+    ap.add_argument("--stores", nargs="+", required=True)
+    ap.add_argument("--csv", required=True, help="fit table (one row per experiment, p)")
+    ap.add_argument("--tex", required=True, help="LaTeX macros of the fits")
+    ap.add_argument("--cells", default=None, help="per-cell table (CSV)")
+    ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--bootstrap-seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    write_f7(args.stem, args.stores, args.csv, args.tex, args.cells, args.n_boot,
+             args.bootstrap_seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -111,3 +111,38 @@ for paper_exp in mediocrity_paper.figure_experiments(config):
         shell:
             "{PAPER_CLI} figure {params.experiment} --stem {params.stem:q}"
             " --stores {input.stores:q} {params.fits} {params.t_from} > {log:q} 2>&1"
+
+
+# F7, the information-exponent law: every experiment whose name starts with F7, one figure,
+# its fit table and macros (mediocrity/exponents.py); paper_fits appends them to fits.csv
+# and numbers.tex.
+from mediocrity.exponents import f7_experiments
+
+F7_OUTPUTS = mediocrity_paper.f7_outputs(config)
+if F7_OUTPUTS:
+
+    rule paper_f7:
+        input:
+            [path for exp in f7_experiments(config)
+             for path in mediocrity_paper.store_inputs(config, exp)],
+        output:
+            pdf=report(F7_OUTPUTS[0], caption="../report/F7.rst", category="Paper"),
+            png=report(F7_OUTPUTS[1], caption="../report/F7.rst", category="Paper"),
+            csv=F7_OUTPUTS[2],
+            tex=F7_OUTPUTS[3],
+            cells=F7_OUTPUTS[4],
+        params:
+            stem=lambda wildcards, output: output.pdf[: -len(".pdf")],
+            n_boot=PAPER_OPTIONS["n_boot"],
+            bootstrap_seed=PAPER_OPTIONS["bootstrap_seed"],
+        log:
+            f"{PAPER_LOGS}/figure_F7.log",
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        shell:
+            "{sys.executable} -m mediocrity.exponents --stem {params.stem:q}"
+            " --stores {input:q} --csv {output.csv:q} --tex {output.tex:q}"
+            " --cells {output.cells:q} --n-boot {params.n_boot}"
+            " --bootstrap-seed {params.bootstrap_seed} > {log:q} 2>&1"
