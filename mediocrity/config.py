@@ -193,8 +193,7 @@ def _describe(error) -> str:
                 "directory name)")
     if key == "results" and error.validator == "pattern":
         return (f"config key 'results' = {_short(error.instance)}: must be 'results' or a "
-                "sub-directory of it (relative, no '..'; path segments of letters, digits, "
-                "'.', '_', '-')")
+                "sub-directory of it (relative, no '..')")
     if key == "dask.address" and error.validator in ("pattern", "type"):
         return (f"config key 'dask.address' = {_short(error.instance)}: must be the address "
                 "of a running Dask scheduler, e.g. tcp://127.0.0.1:8786 (required when "
