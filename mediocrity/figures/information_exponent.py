@@ -81,7 +81,7 @@ def figure_f7(table: pd.DataFrame, fits: pd.DataFrame, noise_experiment: str = "
     axes[1].set_ylabel(EXIT_LABEL)
     axes[1].set_title(r"k = 3, 4 at $\gamma \propto d^{-(k-2)/2}$: log-log, theory "
                       r"$t_{\rm ex} \propto d^{(k-2)/2}$ (dotted)", fontsize=8)
-    for experiment, model, p, part in _series(main):
+    for _, model, _, part in _series(main):
         k = int(part["k"].iloc[0])
         if k >= 3 and np.isfinite(part["mean"]).any():
             d = part["d"].to_numpy(dtype=float)
