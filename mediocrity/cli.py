@@ -138,7 +138,7 @@ def check_output(name: str, path: str, allow_outside: bool = False, roots=(),
         raise CLIError(f"{name} = {short_repr(path)}: allowed a non-empty path")
     target = Path(path)
     resolved = target.resolve()
-    allowed = [results_root(), *(Path(r).resolve() for r in roots)]
+    allowed = [results_root(), *(Path(r).resolve() for r in roots if r is not None)]
     if not allow_outside and not any(a in resolved.parents for a in allowed):
         where = " or ".join(sorted({str(a) for a in allowed}))
         raise CLIError(f"{name} = {short_repr(path)}: outside the results directory; "
@@ -164,9 +164,13 @@ def check_input_store(name: str, path) -> str:
     return str(path)
 
 
-def _results_tree(store_path, depth: int) -> Path:
-    """The results directory of an input store `depth` levels below it."""
-    return Path(store_path).resolve().parents[depth - 1]
+def _results_tree(store_path, depth: int) -> Path | None:
+    """The results directory of an input store `depth` levels below it
+    (<results>/<experiment>/<name>.zarr: depth 2), if it is a directory named `results`
+    (e.g. another checkout's); None otherwise (then only ./results is allowed)."""
+    parents = Path(store_path).resolve().parents
+    root = parents[depth - 1] if depth < len(parents) else None
+    return root if root is not None and root.name == "results" else None
 
 
 def _schema_of(key: str):

@@ -403,3 +403,17 @@ def test_long_values_are_truncated_in_messages():
     with pytest.raises(ValueError) as info:
         simulate(Problem(d=50, p=1, gamma=0.1, t_max=0.01), seeds=list(range(10**5)) * 2)
     assert len(str(info.value)) < 400
+
+
+def test_outputs_may_go_next_to_inputs_only_in_a_results_tree(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    spec = json.dumps(SPEC)
+    for tree in ("results", "data"):  # a results tree elsewhere, and a non-results one
+        cell = tmp_path / "elsewhere" / tree / "T" / "cells" / "gram" / "c.zarr"
+        assert cli(capsys, "run-cell", "--spec", spec, "--out", str(cell),
+                   "--allow-outside-results")[0] == 0
+        out = tmp_path / "elsewhere" / tree / "T" / "sweep.zarr"
+        code, err = cli(capsys, "merge", "--attrs", '{"threshold": 0.01}', "--out", str(out),
+                        str(cell))
+        assert (code == 0) == (tree == "results"), err
+        assert out.exists() == (tree == "results")
