@@ -38,8 +38,9 @@ import xarray as xr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import mediocrity  # noqa: E402
 from cluster import DaskProcesses, SlurmCluster, why_no_slurm  # noqa: E402
+
+import mediocrity  # noqa: E402
 from mediocrity.config import load_config  # noqa: E402
 from mediocrity.sweep import Cell, cell_spec, run_cell  # noqa: E402
 

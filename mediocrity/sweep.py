@@ -262,8 +262,9 @@ def check_slurm_request(s: dict) -> None:
     rows = [r for r in rows if (r[0].rstrip("*") == queue if queue else r[0].endswith("*"))]
     if not rows:
         if queue:
+            known = sorted({line.split("|")[0].rstrip("*") for line in out.split()})
             raise ValueError(f"dask.slurm.queue = {queue!r}: no such SLURM partition "
-                             f"(sinfo lists {sorted({line.split('|')[0].rstrip('*') for line in out.split()})})")
+                             f"(sinfo lists {known})")
         return
     partition = rows[0][0].rstrip("*")
 
@@ -399,7 +400,8 @@ def dask_scheduler(dask_cfg: dict, threads: int, log_dir: str | None = None):
                         f"{_pending_reasons(submitted)}. The worker jobs are cancelled."
                     ) from None
                 submitted = _job_ids(cluster)
-                yield client, f"SLURMCluster {cluster.scheduler_address} (jobs {', '.join(submitted)})"
+                jobs = ", ".join(submitted)
+                yield client, f"SLURMCluster {cluster.scheduler_address} (jobs {jobs})"
         finally:
             submitted = sorted(set(submitted) | set(_job_ids(cluster)))
             try:

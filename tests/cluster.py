@@ -216,9 +216,9 @@ class SlurmCluster:
             if ready():
                 return
             time.sleep(0.2)
-        raise RuntimeError(
-            f"{name} did not come up in {timeout:.0f} s:\n"
-            f"{_tail(self.root / 'log' / f'{name}.out')}\n{_tail(self.root / 'log' / f'{name}.log')}")
+        log = self.root / "log"
+        raise RuntimeError(f"{name} did not come up in {timeout:.0f} s:\n"
+                           f"{_tail(log / f'{name}.out')}\n{_tail(log / f'{name}.log')}")
 
     def stop(self) -> None:
         """Cancel every job, then stop slurmd, slurmctld, munged by pid; drop the netns."""

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures of tests/cluster.py are imported, then requested by name)
 """The pipeline on real cluster services started by the tests (tests/cluster.py): a
 single-node SLURM cluster (marker `slurm`) and a Dask scheduler with worker processes
 (marker `distributed`). Not in the default selection; run them with
@@ -19,7 +20,6 @@ single-node SLURM cluster (marker `slurm`) and a Dask scheduler with worker proc
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -31,12 +31,12 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
-
 from cluster import dask_processes, free_port, slurm_cluster  # noqa: F401 (fixtures)
+from test_pipeline import ROOT, make_workflow, snakemake
+
 from mediocrity.config import resolve_config
 from mediocrity.slurm import cluster_settings, status_note
 from mediocrity.sweep import cell_spec, experiment_cells, run_cell
-from test_pipeline import ROOT, make_workflow, snakemake
 
 # The status poll of the profile is 20 s for real clusters; the test cluster answers at
 # once (MinJobAge=300 >= 3 x 2 s keeps squeue as the status command).
@@ -115,25 +115,29 @@ CUSTOM = {  # F3 as config.yaml does NOT have it: no stop_after, other d, one en
 }
 
 
+@pytest.fixture(scope="module")
+def custom_local(tmp_path_factory):
+    """CUSTOM given as --configfile, run locally beside the shipped config.yaml."""
+    where = make_workflow(tmp_path_factory.mktemp("custom") / "local", None)
+    (where / "my.yaml").write_text(yaml.safe_dump(CUSTOM))
+    snakemake(where, "--cores", "2", "--configfile", "my.yaml")
+    return where
+
+
 @pytest.mark.slurm
 @pytest.mark.parametrize("replace", [True, False], ids=["replace-workflow-config", "configfile"])
-def test_custom_config_file_on_slurm_equals_local(slurm_cluster, tmp_path, replace):
+def test_custom_config_file_on_slurm_equals_local(slurm_cluster, custom_local, tmp_path,
+                                                   replace):
     """Regression: a job must compute the planned cell, not one merged with config.yaml."""
-    flags = ["--configfile", "my.yaml"] + (["--replace-workflow-config"] if replace else [])
-    runs = {}
-    for name in ("local", "slurm"):
-        where = make_workflow(tmp_path / name, None)  # the shipped config.yaml beside it
-        (where / "my.yaml").write_text(yaml.safe_dump(CUSTOM))
-        if name == "local":
-            snakemake(where, "--cores", "2", *flags)
-        else:
-            slurm_snakemake(slurm_cluster, where, *flags)
-        runs[name] = where
-    assert assert_same_stores(runs["local"] / "results", runs["slurm"] / "results") == 2
-    sweep = xr.open_zarr(runs["slurm"] / "results/F3/sweep.zarr")
+    where = make_workflow(tmp_path / "slurm", None)  # the shipped config.yaml beside it
+    (where / "my.yaml").write_text(yaml.safe_dump(CUSTOM))
+    slurm_snakemake(slurm_cluster, where, "--configfile", "my.yaml",
+                    *(["--replace-workflow-config"] if replace else []))
+    assert assert_same_stores(custom_local / "results", where / "results") == 2
+    sweep = xr.open_zarr(where / "results/F3/sweep.zarr")
     assert list(sweep.d.values) == [60, 120] and sweep.attrs["root_seed"] == 5
     assert np.isfinite(sweep.risk.isel(t=-1)).all()  # no stop_after: runs reach t_max
-    assert sorted(p.name for p in (runs["slurm"] / "results").iterdir()) == \
+    assert sorted(p.name for p in (where / "results").iterdir()) == \
         [".warmup", "F3", "logs"]  # nothing of config.yaml's experiments
 
 
@@ -372,6 +376,6 @@ def test_address_scheduler_that_is_not_there_fails_in_seconds(tmp_path):
     with pytest.raises(RuntimeError, match=re.escape(f"dask.address = '{address}'")):
         run_cell(spec, str(tmp_path / "c.zarr"), 1, {"scheduler": "address", "address": address})
     assert time.monotonic() - t0 < 15
-    with pytest.raises(ValueError, match="needs dask.address"):
+    with pytest.raises(ValueError, match=r"needs dask\.address"):
         run_cell(spec, str(tmp_path / "c.zarr"), 1, {"scheduler": "address", "address": None})
     assert not (tmp_path / "c.zarr").exists()
