@@ -230,6 +230,19 @@ def experiment_summary(experiment: str, stores: dict, t_from: float | None = Non
         init=("cell", [str(exit_times.attrs.get("init", "unknown"))] * size))
 
 
+INT32 = (-(2**31), 2**31 - 1)
+
+
+def netcdf3_safe(ds: xr.Dataset) -> xr.Dataset:
+    """ds with every integer variable or coordinate outside the int32 range (d = 1e12 of
+    F3sde) as float64 (exact below 2**53): netCDF3, the format of the scipy backend, has
+    no 64-bit integers."""
+    wide = [name for name, var in ds.variables.items() if var.dtype.kind in "iu"
+            and var.size and (int(var.min()) < INT32[0] or int(var.max()) > INT32[1])]
+    return ds.assign_coords({n: ds[n].astype(float) for n in wide if n in ds.coords}).assign(
+        {n: ds[n].astype(float) for n in wide if n not in ds.coords})
+
+
 def write_summary(out, store_paths, t_from: float | None = None,
                   quantiles=measure.DEFAULT_QUANTILES) -> xr.Dataset:
     """Every experiment's per-cell summary in one netCDF file, one row per cell; select
@@ -246,7 +259,7 @@ def write_summary(out, store_paths, t_from: float | None = None,
         "t_from": "none (t >= t_max/2)" if t_from is None else float(t_from),
     }
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    summary.to_netcdf(out)
+    netcdf3_safe(summary).to_netcdf(out)
     print(f"summary: {summary.sizes['cell']} cells of {', '.join(grouped)}; wrote {out}")
     return summary
 

@@ -103,8 +103,8 @@ def figure_f3(exit_times: xr.Dataset, fits: xr.Dataset,
                               - (len(offsets) - 1) / 2)
         color = ENGINE_COLORS.get(coords["engine"], "tab:gray")
         plotted_right |= error_points(
-            right, values.p * shift, values, error, log_y=False, lw=0.6,
-            ls=styles[coords[extra_dim]], color=color, mfc=None
+            right, values.p * shift, values, error, log_y=False, elinewidth=0.8, ls="",
+            color=color, mfc=None
             if RANGE_FILL.get(coords[RANGE_DIM], "full") == "full" else "white",
             marker=ENGINE_MARKERS.get(coords["engine"], "o"))
     if plotted_right:
