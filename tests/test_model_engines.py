@@ -131,3 +131,40 @@ def test_piecewise_rule_converges_for_kinked_models(name):
         b = mod.piecewise_moments(m, q, 0.1, 0.0, *leggauss(2 * GL_NODES[2]), True)
         assert np.allclose(a[0], b[0], rtol=0, atol=1e-9)
         assert np.allclose(a[1], b[1], rtol=0, atol=1e-9)
+
+
+# gram vs sgd in law, every model: p = 1, small d, 200 seeds each (distinct seed indices
+# for the two engines: independent samples), two-sample Kolmogorov-Smirnov and Welch
+# tests at level 1e-3. Statistic: the exit time (first t with R <= R(0)/2) for k >= 2,
+# the risk at a fixed time for k = 1 (relu: no plateau).
+LAW_CELLS = {  # model: (d, gamma, t_max, statistic)
+    "phase_retrieval": (24, 0.1, 10.0, "exit"),
+    "abs": (24, 0.1, 30.0, "exit"),
+    "he3": (24, 5e-4, 10.0, "exit"),
+    "he4": (16, 1e-5, 10.0, "exit"),
+    "relu": (24, 0.1, 0.5, "risk"),
+}
+LAW_SEEDS = 200
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_gram_and_sgd_have_the_same_law(name):
+    from scipy import stats
+
+    d, gamma, t_max, statistic = LAW_CELLS[name]
+    problem = md.Problem(d=d, p=1, gamma=gamma, t_max=t_max, threshold=0.5,
+                         stop_after=None if statistic == "risk" else 0.01, model=name)
+    samples = []
+    for engine, seeds in (("gram", range(LAW_SEEDS)),
+                          ("sgd", range(LAW_SEEDS, 2 * LAW_SEEDS))):
+        ds = md.simulate(problem, engine=engine, seeds=list(seeds), init="annealed",
+                         root_seed=9)
+        if statistic == "exit":
+            values = md.exit_time(ds.risk, 0.5).values
+            assert np.isfinite(values).mean() > 0.95, (engine, np.isfinite(values).mean())
+        else:
+            values = ds.risk.isel(t=-1).values
+        samples.append(values[np.isfinite(values)])
+    a, b = samples
+    assert stats.ks_2samp(a, b).pvalue > 1e-3, (a.mean(), b.mean())
+    assert stats.ttest_ind(a, b, equal_var=False).pvalue > 1e-3, (a.mean(), b.mean())
