@@ -207,7 +207,7 @@ def test_f3_with_the_sde_experiment_fits_both_engines_and_compares_them(tmp_path
     and d range, the two-sample table at the common d, F3 drawn from both stores."""
     exact = contract_stores(d=(300, 3000, 30000), p=(1, 2), gamma=(0.1, 0.05),
                             noise=(0.0,), seeds=6, engines=["auto"])  # no p = 2 at 0.05
-    sde = contract_stores(d=(3000, 30000, 10**6, 10**8, 10**12), p=(1, 2),
+    sde = contract_stores(d=(3000, 30000, 10**6, 10**10, 10**12), p=(1, 2),
                           gamma=(0.1, 0.05), noise=(0.0,), seeds=6, engines=["sde"],
                           rng_seed=1)
     root = tmp_path / "results"
@@ -229,7 +229,7 @@ def test_f3_with_the_sde_experiment_fits_both_engines_and_compares_them(tmp_path
     table = table[table.gamma == 0.1]
     own = table[table.d_range == "own"].set_index(["engine", "p"])
     assert own.loc[("auto", 1), "d_lo"] == 3000 and own.loc[("auto", 1), "d_hi"] == 30000
-    assert own.loc[("sde", 2), "d_lo"] == 1e6 and own.loc[("sde", 2), "d_hi"] == 1e8
+    assert own.loc[("sde", 2), "d_lo"] == 1e6 and own.loc[("sde", 2), "d_hi"] == 1e10
     overlap = table[table.d_range == "overlap"]  # d = 3000, 30000 (no sde at 1e12)
     assert set(overlap.engine) == {"auto", "sde"} and set(overlap.d_hi) == {30000}
     agree = pd.read_csv(out / "agree.csv")
@@ -246,3 +246,7 @@ def test_f3_with_the_sde_experiment_fits_both_engines_and_compares_them(tmp_path
               else line.get_color() for line in right.lines}
     assert {"tab:purple", "tab:orange"} <= colors  # auto and sde slopes
     fig.savefig(io.BytesIO(), format="png", dpi=50)
+    every = [path for exp in ("F3", "F3sde") for path in paper.store_inputs(config, exp)]
+    paper.main_paper(["summary", "--out", str(out / "summary.nc"), "--stores", *every])
+    with xr.open_dataset(out / "summary.nc") as summary:  # netCDF3: d = 1e12 as a float
+        assert float(summary.d.max()) == 1e10 and summary.sizes["cell"] == 3 * 3 + 4 * 3
