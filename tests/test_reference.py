@@ -24,6 +24,11 @@ REFERENCE = {
     "sde_p2": {"m": "57bf6b69839be651", "q": "2bab7934f5c282f4", "risk": "733e0c7c65f4fdef"},
     "sgd_p1": {"m": "64c79b27a1b19464", "q": "76b99075c057e498", "risk": "8c8d48ba494423bb"},
     "sgd_p2": {"m": "3f557570a6be9919", "q": "65c890a9f8005858", "risk": "415a5abb008ff99a"},
+    # the save-and-stop rule of the sde and ode (also from 2046c41)
+    "sde_p1_stop": {"m": "3896be93bc1296e1", "q": "9016ad4314126ed8",
+                    "risk": "98037ce45015efee"},
+    "ode_p2_stop": {"m": "ead13a1ac7e701d2", "q": "10dcdab26484bb2e",
+                    "risk": "fc239fba4ae4844f"},
 }
 
 CELLS = {
@@ -43,6 +48,10 @@ CELLS = {
                dict(seeds=2, init="random", root_seed=7)),
     "ode_p2": (dict(d=1000, p=2, gamma=0.1, noise=0.01, t_max=3.0), "ode",
                dict(seeds=1, init="annealed")),
+    "sde_p1_stop": (dict(d=500, p=1, gamma=0.1, t_max=10.0, stop_after=0.1), "sde",
+                    dict(seeds=2, init="random", root_seed=7)),
+    "ode_p2_stop": (dict(d=1000, p=2, gamma=0.1, t_max=10.0, stop_after=0.3), "ode",
+                    dict(seeds=1, init="annealed")),
 }
 
 

@@ -34,6 +34,7 @@ from ..models import DEFAULT as DEFAULT_MODEL
 from ..overlaps import risk_from_overlaps
 from ..problem import Problem
 from . import Run
+from .saves import stop_save_index
 
 RTOL = 1e-8
 ATOL = 1e-12
@@ -114,7 +115,7 @@ def integrate(rhs, y0: np.ndarray, risk_of, problem: Problem):
         return out, sol.nfev, sol.status < 0
     t_cross, y_cross = sol.t_events[0][0], sol.y_events[0][0]
     first_save = min(np.searchsorted(t, t_cross), t.size - 1)
-    last_save = min(np.searchsorted(t, t[first_save] + problem.stop_after), t.size - 1)
+    last_save = stop_save_index(t, first_save, problem.stop_after)  # the rule, saves.py
     rest = np.arange(sol.t.size, last_save + 1)
     if rest.size == 0:
         return out, sol.nfev, False

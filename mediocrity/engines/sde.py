@@ -31,6 +31,7 @@ from ..moments import increment_moments_kernel, increment_tables
 from ..overlaps import risk_from_overlaps
 from ..problem import Problem
 from . import Run
+from .saves import CONTINUE, DIVERGED, stop_rule
 
 TIME_STEP = 2e-3
 SDE_STEPS_MAX = 1e12  # Euler steps to t_max: finite, and now + h > now always
@@ -99,7 +100,9 @@ def run_sde(problem: Problem, gram0: np.ndarray, rng: np.random.Generator,
     q = np.array(gram0[1:, 1:], dtype=float)
     tables = increment_tables(p, problem.gamma, problem.noise)
     scale = math.sqrt(p * problem.gamma / problem.d)
-    stop_at, diverged = math.inf, False
+    track = np.array([0.0, -1.0])  # the save-and-stop rule of every engine (saves.py)
+    stop_after = -1.0 if problem.stop_after is None else problem.stop_after
+    diverged = False
     for k, t_save in enumerate(t):
         if k > 0:  # in chunks of ~CHUNK_SECONDS, so that Ctrl-C is honoured in between
             now, duration = 0.0, t_save - t[k - 1]
@@ -113,12 +116,8 @@ def run_sde(problem: Problem, gram0: np.ndarray, rng: np.random.Generator,
         m_out[k] = m
         if save_q:
             q_out[k] = q
-        if not math.isfinite(risk[k]):
-            diverged = True
-            break
-        if k > 0 and stop_at == math.inf and problem.stop_after is not None \
-                and risk[k] <= (1.0 - problem.threshold) * risk[0]:
-            stop_at = t_save + problem.stop_after
-        if t_save >= stop_at:
+        status = stop_rule(k, t_save, risk[k], problem.threshold, stop_after, track)
+        if status != CONTINUE:
+            diverged = status == DIVERGED
             break
     return Run(risk=risk, m=m_out, q=q_out, diverged=diverged)
