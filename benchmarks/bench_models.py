@@ -88,19 +88,24 @@ def load_before(tree: str):
 def compare(tree: str, rounds: int, repeats: int) -> None:
     before = load_before(tree)
     after = kernels("phase_retrieval")
-    best = {}
+    best, ratios = {}, {cell: [] for cell in CELLS}
     for _ in range(rounds):
-        for label, mods in (("before", before), ("after", after)):
-            for cell in CELLS:
-                ns = time_cell(mods, *cell, repeats)
-                best[label, cell] = min(best.get((label, cell), np.inf), ns)
-    print(f"# default model, before ({tree}) vs after (this tree): best of {rounds} "
-          f"alternating rounds x {repeats} calls, ns/step")
-    print(f"{'cell':>22} {'before':>10} {'after':>10} {'after/before':>13}")
+        for cell in CELLS:  # before and after of a cell back to back: the same load
+            pair = {}
+            for label, mods in (("before", before), ("after", after)):
+                pair[label] = time_cell(mods, *cell, repeats)
+                best[label, cell] = min(best.get((label, cell), np.inf), pair[label])
+            ratios[cell].append(pair["after"] / pair["before"])
+    print(f"# default model, before ({tree}) vs after (this tree): {rounds} rounds, each "
+          f"cell timed before then after back to back (best of {repeats} calls each), "
+          "ns/step")
+    print(f"{'cell':>22} {'best before':>12} {'best after':>11} {'ratio of bests':>15} "
+          f"{'median paired ratio':>20} {'paired ratio range':>19}")
     for cell in CELLS:
         b, a = best["before", cell], best["after", cell]
-        print(f"{cell[0] + f' d={cell[1]:.0e} p={cell[2]}':>22} {b:10.1f} {a:10.1f} "
-              f"{a / b:13.3f}")
+        r = np.array(ratios[cell])
+        print(f"{cell[0] + f' d={cell[1]:.0e} p={cell[2]}':>22} {b:12.1f} {a:11.1f} "
+              f"{a / b:15.3f} {np.median(r):20.3f} {r.min():9.3f}..{r.max():.3f}")
 
 
 def main(argv=None) -> int:
