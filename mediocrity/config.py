@@ -163,10 +163,22 @@ def gammas(exp: dict, p: int, noise: float, d: int | None = None) -> list[float]
 
 
 # -- validation ------------------------------------------------------------------------
+def _name(part) -> str:
+    """A key as written in messages: plain if it looks like one, else its (short) repr,
+    so that a key with a newline or 10 000 characters keeps the message one short line."""
+    if isinstance(part, str) and re.fullmatch(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,63}", part):
+        return part
+    return f"[{_short(part)}]"
+
+
 def _key(path) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+        else:
+            name = _name(part)
+            out += name if not out or name.startswith("[") else f".{name}"
     return out or "(top level)"
 
 
@@ -177,12 +189,13 @@ def _describe(error) -> str:
     key = _key(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(k for k in error.instance if k not in allowed)
-        hints = [f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(k, allowed, 1))
-                 else "" for k in extra]
+        extra = sorted((k for k in error.instance if k not in allowed), key=str)
+        hints = [f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(
+                 str(k), allowed, 1)) else "" for k in extra]
         where = "" if key == "(top level)" else f"{key}."
-        return "; ".join(f"config key '{where}{k}' is not a known key{h}" for k, h in
-                         zip(extra, hints)) + f" (allowed: {', '.join(allowed)})"
+        more = f"; and {len(extra) - 3} more" if len(extra) > 3 else ""
+        return "; ".join(f"config key '{where}{_name(k)}' is not a known key{h}" for k, h in
+                         zip(extra[:3], hints)) + f"{more} (allowed: {', '.join(allowed)})"
     if error.validator == "oneOf" and error.schema.get("oneOf", [{}])[0].get("required"):
         given = [k for k in GAMMA_KEYS if k in error.instance]
         return (f"config key '{key}': give exactly one of {', '.join(GAMMA_KEYS)} "

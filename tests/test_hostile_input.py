@@ -417,3 +417,11 @@ def test_outputs_may_go_next_to_inputs_only_in_a_results_tree(tmp_path, monkeypa
                         str(cell))
         assert (code == 0) == (tree == "results"), err
         assert out.exists() == (tree == "results")
+
+
+@pytest.mark.parametrize("extra", [{"dask": {"\n": None}}, {1: 2}, {"x" * 10_000: 1},
+                                   {"a": 1, "b": 2, "c": 3, "d\n": 4, "e": 5}])
+def test_odd_key_names_keep_messages_on_one_short_line(extra):
+    """Found by the fuzz suite: a key with a newline (or 10 000 characters, or an int)
+    was written raw into the message."""
+    refused({**TINY, **extra}, "is not a known key")

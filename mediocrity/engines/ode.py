@@ -170,22 +170,12 @@ def model_moments(model, p: int):
     of `model` (mediocrity.engines.quadrature): Gauss-Hermite with 4 deg nodes per
     dimension for polynomial models (exact), the piecewise Gauss-Legendre rule otherwise
     (kinks; converged to ~1e-10 at GL_NODES, docs/models.md)."""
-    from numpy.polynomial.legendre import leggauss
-
     from ..models import specialise
-    from .quadrature import gauss_hermite
 
     model = models.get(model) if isinstance(model, str) else model
     mod = specialise("mediocrity.engines.quadrature", model)
-    if model.degree is not None:
-        x, w = gauss_hermite(4 * model.degree)
-        kernel = mod.quadrature_moments
-    else:
-        if p > P_MAX_MODEL:
-            raise ValueError(f"model {model.name!r}: the quadrature of the ODE/SDE moments "
-                             f"is implemented for p <= {P_MAX_MODEL} (got p = {p})")
-        x, w = leggauss(GL_NODES[p])
-        kernel = mod.piecewise_moments
+    x, w, piecewise = model_moments_rule(model, p)
+    kernel = mod.piecewise_moments if piecewise else mod.quadrature_moments
 
     def moments(m, q, gamma, noise, want_cov=False):
         return kernel(np.ascontiguousarray(m, dtype=float),
@@ -193,6 +183,22 @@ def model_moments(model, p: int):
                       x, w, bool(want_cov))
 
     return moments
+
+
+def model_moments_rule(model, p: int):
+    """(nodes, weights, piecewise) of the quadrature of `model`'s moments at p."""
+    from numpy.polynomial.legendre import leggauss
+
+    from .quadrature import gauss_hermite
+
+    if model.degree is not None:
+        x, w = gauss_hermite(4 * model.degree)
+        return x, w, False
+    if p > P_MAX_MODEL:
+        raise ValueError(f"model {model.name!r}: the quadrature of the ODE/SDE moments "
+                         f"is implemented for p <= {P_MAX_MODEL} (got p = {p})")
+    x, w = leggauss(GL_NODES[p])
+    return x, w, True
 
 
 def model_rhs(model, m, q, p: int, gamma: float, noise: float = 0.0):

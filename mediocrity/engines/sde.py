@@ -33,6 +33,25 @@ from ..problem import Problem
 from . import Run
 from .saves import CONTINUE, DIVERGED, stop_rule
 
+DEFAULT_MODEL = "phase_retrieval"  # mediocrity.models.DEFAULT: exact Wick moments above
+
+
+def _model_sde(problem: Problem):
+    """(advance, risk, tables) of the SDE of a model other than the default: the Euler
+    step of engines/quadrature.py with the moments by quadrature (nodes as for the ODE)."""
+    from ..models import get, specialise
+    from .ode import model_moments_rule
+
+    mod = specialise("mediocrity.engines.quadrature", problem.model)
+    nodes, weights, piecewise = model_moments_rule(get(problem.model), problem.p)
+
+    def advance(m, q, rng, now, duration, time_step, scale, tables, budget):
+        return mod.sde_advance_chunk(m, q, rng, now, duration, time_step, scale,
+                                     problem.gamma, problem.noise, nodes, weights,
+                                     piecewise, budget)
+
+    return advance, mod.risk_of, None
+
 TIME_STEP = 2e-3
 SDE_STEPS_MAX = 1e12  # Euler steps to t_max: finite, and now + h > now always
 CHUNK_SECONDS = 0.1
@@ -99,6 +118,9 @@ def run_sde(problem: Problem, gram0: np.ndarray, rng: np.random.Generator,
     m = np.array(gram0[0, 1:], dtype=float)
     q = np.array(gram0[1:, 1:], dtype=float)
     tables = increment_tables(p, problem.gamma, problem.noise)
+    advance, risk_of = sde_advance_chunk, risk_from_overlaps
+    if problem.model != DEFAULT_MODEL:  # moments by quadrature (engines/quadrature.py)
+        advance, risk_of, tables = _model_sde(problem)
     scale = math.sqrt(p * problem.gamma / problem.d)
     track = np.array([0.0, -1.0])  # the save-and-stop rule of every engine (saves.py)
     stop_after = -1.0 if problem.stop_after is None else problem.stop_after
@@ -107,12 +129,11 @@ def run_sde(problem: Problem, gram0: np.ndarray, rng: np.random.Generator,
         if k > 0:  # in chunks of ~CHUNK_SECONDS, so that Ctrl-C is honoured in between
             now, duration = 0.0, t_save - t[k - 1]
             while True:
-                now = sde_advance_chunk(m, q, rng, now, duration, time_step, scale, tables,
-                                        budget)
+                now = advance(m, q, rng, now, duration, time_step, scale, tables, budget)
                 if not now < duration:
                     break
                 check_cancelled()
-        risk[k] = risk_from_overlaps(m, q)
+        risk[k] = risk_of(m, q)
         m_out[k] = m
         if save_q:
             q_out[k] = q
