@@ -168,3 +168,31 @@ def test_gram_and_sgd_have_the_same_law(name):
     a, b = samples
     assert stats.ks_2samp(a, b).pvalue > 1e-3, (a.mean(), b.mean())
     assert stats.ttest_ind(a, b, equal_var=False).pvalue > 1e-3, (a.mean(), b.mean())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_sde_runs_every_model_from_its_risk(name):
+    problem = md.Problem(d=1000, p=1, gamma=1e-4, t_max=0.02, t_min=1e-2, model=name)
+    ds = md.simulate(problem, engine="sde", seeds=2, init="annealed", scheduler="sync")
+    m0 = 1000 ** -0.5
+    assert np.allclose(ds.risk.isel(t=0), models.get(name).risk([m0], [[1.0]]))
+    assert np.isfinite(ds.risk).all() and not ds.diverged.any()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, d, gamma", [("abs", 1000, 0.1), ("relu", 1000, 0.1),
+                                            ("he3", 400, 0.00013)])
+def test_sde_against_gram_for_other_models(name, d, gamma):
+    """Exit times (T = 0.5, annealed start) of 100 sde and 100 gram runs: Welch and KS
+    at 1e-3. The sde drops O(γ/d) drift corrections (docs/ode_sde.md)."""
+    from scipy import stats
+
+    problem = md.Problem(d=d, p=1, gamma=gamma, t_max=20.0, threshold=0.5,
+                         stop_after=0.01, model=name)
+    out = []
+    for engine, seeds in (("gram", range(100)), ("sde", range(100, 200))):
+        ds = md.simulate(problem, engine=engine, seeds=list(seeds), init="annealed")
+        t = md.exit_time(ds.risk, 0.5).values
+        out.append(t[np.isfinite(t)])
+    assert stats.ttest_ind(*out, equal_var=False).pvalue > 1e-3, [v.mean() for v in out]
+    assert stats.ks_2samp(*out).pvalue > 1e-3

@@ -57,9 +57,9 @@ def test_unknown_model_stops_naming_the_key():
 
 
 def test_model_needs_engines_that_run_it_and_explicit_step_sizes():
-    raw, _ = _config(model="abs", engines=["sde"])
+    raw, _ = _config(model="abs", engines=["sde"], p=[4])
     with pytest.raises(ConfigError, match=r"experiments\.X\.engines.*'sde' does not run "
-                                          r"model 'abs'"):
+                                          r"model 'abs' at p = 4"):
         resolve_config(raw, "workflow")
     raw, _ = _config(model="abs", gamma=["optimal"])
     with pytest.raises(ConfigError, match=r"experiments\.X\.gamma.*explicit"):

@@ -276,3 +276,40 @@ def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
 
     x, w = hermegauss(n)
     return x, w / w.sum()
+
+
+@numba.njit(cache=True, nogil=True)
+def sde_advance_chunk(m, q, rng, now, duration, time_step, scale, gamma, noise, nodes,
+                      weights, piecewise, budget):
+    """engines/sde.py's Euler-Maruyama step for this model: X += p E[ξ] h + sqrt(h) scale
+    B N(0, I), B Bᵀ = positive part of Cov[ξ] (scale = sqrt(p γ/d)), the moments by
+    `piecewise_moments` (piecewise) or `quadrature_moments`; at most `budget` steps from
+    time `now` of an interval of length `duration`; returns the time reached."""
+    p = m.size
+    count = 0
+    while now < duration:
+        if count >= budget:
+            return now
+        count += 1
+        h = min(time_step, duration - now)
+        if piecewise:
+            mean, cov = piecewise_moments(m, q, gamma, noise, nodes, weights, True)
+        else:
+            mean, cov = quadrature_moments(m, q, gamma, noise, nodes, weights, True)
+        if not np.isfinite(cov).all():  # diverged: leave it to the caller to flag
+            m[:] = np.nan
+            return duration
+        vals, vecs = np.linalg.eigh(cov)
+        amp = np.sqrt(h * np.maximum(vals, 0.0)) * scale
+        kick = vecs @ (amp * rng.standard_normal(mean.size))
+        x = 0
+        for j in range(p):
+            m[j] += p * h * mean[x] + kick[x]
+            x += 1
+        for j in range(p):
+            for k in range(j + 1, p):
+                q[j, k] += p * h * mean[x] + kick[x]
+                q[k, j] = q[j, k]
+                x += 1
+        now = duration if h == duration - now else now + h
+    return now

@@ -112,9 +112,10 @@ ENGINES: tuple[Engine, ...] = (
     Engine("ode_largep", "ODE on Q = M M^T + diag(1 - m^2), O(p)",
            "mediocrity.engines.ode:run_ode_largep", stochastic=False, exact=False,
            models=("phase_retrieval",), color="0.4", marker="+"),
-    Engine("sde", "ODE + O(1/sqrt d) diffusion from exact Gaussian moments",
-           "mediocrity.engines.sde:run_sde", stochastic=True, exact=False, sweep=True,
-           compiled=True, models=("phase_retrieval",), color="tab:orange", marker="^"),
+    Engine("sde", "ODE + O(1/sqrt d) diffusion from exact Gaussian moments (quadrature "
+           "for models other than the default)", "mediocrity.engines.sde:run_sde",
+           stochastic=True, exact=False, sweep=True, compiled=True, p_max_model=3,
+           color="tab:orange", marker="^"),
 )
 _BY_NAME = {e.name: e for e in ENGINES}
 
