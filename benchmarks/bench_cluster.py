@@ -136,6 +136,8 @@ def main() -> None:
             f"{wall_slurm / wall_local:.2f}x; {n_same} stores bit-identical")
     finally:
         cluster.stop()
+        if sys.exc_info()[0] is not None:  # failed: nothing else will use tmp
+            shutil.rmtree(tmp, ignore_errors=True)
 
     cfg = load_config(ROOT / "config.yaml", ROOT / "workflow", {})
     spec = cell_spec(cfg, Cell("F3", "auto", 316228, 1, 0.1, 0.0, 0, 24))
