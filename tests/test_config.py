@@ -36,7 +36,8 @@ def tiny() -> dict:
 @pytest.mark.parametrize("preset", [None, "quick", "extended", "paper-full"])
 def test_shipped_config_and_presets_are_valid(shipped, preset):
     cfg = resolve_config(dict(shipped, preset=preset), WORKFLOW)
-    assert set(cfg["experiments"]) == {"F1", "F2", "F3", "F3sde", "F4", "F5", "F6"}
+    assert set(cfg["experiments"]) == {"F1", "F2", "F3", "F3sde", "F4", "F5", "F6", "F7relu",
+                                       "F7pr", "F7abs", "F7he3", "F7he4", "F7noise"}
     assert cfg["results"] == ("results" if preset is None else f"results/{preset}")
 
 
