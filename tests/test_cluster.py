@@ -44,7 +44,7 @@ FAST_POLL = ("--slurm-init-seconds-before-status-checks", "2")
 STORE_NAMES = ("sweep", "exit_times", "ode")
 
 
-def slurm_snakemake(cluster, where: Path, *args, timeout=900) -> str:
+def slurm_snakemake(cluster, where: Path, *args, timeout=1800) -> str:
     """`snakemake --profile workflow/profiles/slurm ...` submitted to the test cluster."""
     run = cluster.run(sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/slurm",
                       *FAST_POLL, *args, cwd=where, check=False, timeout=timeout)
@@ -96,7 +96,7 @@ def test_status_note_reads_the_real_cluster(slurm_cluster):
 @pytest.mark.slurm
 def test_quick_preset_on_slurm_equals_local(slurm_cluster, tmp_path):
     local = make_workflow(tmp_path / "local", None)
-    snakemake(local, "--cores", "2", "--config", "preset=quick", timeout=900)
+    snakemake(local, "--cores", "2", "--config", "preset=quick", timeout=1200)
     remote = make_workflow(tmp_path / "slurm", None)
     out = slurm_snakemake(slurm_cluster, remote, "--config", "preset=quick")
     assert "100%" in out and "Falling back to 'sacct'" not in out
