@@ -264,7 +264,10 @@ def exit_time_table(sweep_path, out, ode_path=None) -> None:
                   "if not crossed", units="1")})
     stop_after = sweep.attrs.get("stop_after", "none")
     hold = None if stop_after in (None, "none") else float(stop_after)
-    flag = escaped(sweep.risk, threshold, ESCAPE_DEPTH, hold).transpose(*CELL_DIMS, "seed")
+    # a real escape goes deeper than the threshold: ESCAPE_DEPTH, or halfway from the
+    # threshold to 0 when the threshold is that deep already (F7: T = 0.5)
+    depth = ESCAPE_DEPTH if threshold < ESCAPE_DEPTH else 0.5 * (1.0 + threshold)
+    flag = escaped(sweep.risk, threshold, depth, hold).transpose(*CELL_DIMS, "seed")
     ds["escaped"] = flag.assign_attrs(flag.attrs, long_name=flag.attrs["long_name"]
                                       + " (mediocrity.exit_time.escaped)")
     if ode_path is not None:
