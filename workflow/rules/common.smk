@@ -9,8 +9,12 @@ from snakemake.utils import validate
 
 import mediocrity
 from mediocrity import plan, store, sweep
-from mediocrity.config import resolve_config
+from mediocrity.config import load_yaml, resolve_config
 
+# the config files through mediocrity's strict loader too: duplicate keys, YTE templates
+# and alias bombs are refused (Snakemake has read them already; see docs/pipeline.md)
+for path in dict.fromkeys([*workflow.configfiles, *workflow.overwrite_configfiles]):
+    load_yaml(path)
 # presets applied and defaults filled; a bad key stops here, before any job runs
 # values given on the command line (--configfile, --config) win over a preset's
 config.update(
