@@ -425,3 +425,37 @@ def test_odd_key_names_keep_messages_on_one_short_line(extra):
     """Found by the fuzz suite: a key with a newline (or 10 000 characters, or an int)
     was written raw into the message."""
     refused({**TINY, **extra}, "is not a known key")
+
+
+# -- the same cases through snakemake itself (dry runs on the shipped config) ------------
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    from test_pipeline import make_workflow
+
+    where = make_workflow(tmp_path_factory.mktemp("hostile") / "w", None)
+    (where / "dup.yaml").write_text("root_seed: 1\nroot_seed: 2\nexperiments:\n"
+                                    "  T: {d: [50], p: [1], gamma: [0.1], seeds: 2}\n")
+    return where
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--config", "experiments={}"], "'experiments' = {} (from --config)"),
+    (["--configfile", "dup.yaml"], "duplicate key 'root_seed' (lines 1 and 2)"),
+    (["--config", "root_seed=1e3"], "'root_seed' = 1000.0: must be an integer"),
+    (["--config", "dask={scheduler: address}"], "dask.address"),
+])
+def test_snakemake_refuses_careless_config_before_any_job(pipeline, args, words):
+    from test_pipeline import snakemake
+
+    out = snakemake(pipeline, "-n", "--cores", "1", *args, check=False)
+    assert words in out
+    assert "Job stats" not in out
+    assert not (pipeline / "results").exists()
+
+
+def test_snakemake_keeps_an_explicit_results_with_a_preset(pipeline):
+    from test_pipeline import snakemake
+
+    out = snakemake(pipeline, "-n", "--cores", "1", "--config", "preset=quick",
+                    "results=results/mine")
+    assert "results/mine/F1/" in out and "results/quick/" not in out
