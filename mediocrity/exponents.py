@@ -167,6 +167,8 @@ def fit_experiment(experiment: str, model: str, records: list[dict],
                 continue
             gamma = series[0]["gamma"] * series[0]["d"] ** gamma_d_exponent
             law, theory_slope = slope_theory(model, p, gamma, series[0]["noise"])
+            if law == "power" and gamma_d_exponent != (k - 2) / 2:
+                theory_slope = float("nan")  # fixed γ (F7noise): no deterministic law
             slope, lo, hi, slope_ode = fit_cells(series, law, n_boot, seed)
             sample_exp = (slope + 1.0 + gamma_d_exponent if law == "power"
                           else float("nan"))
