@@ -26,8 +26,8 @@ BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
                     "NUMBA_NUM_THREADS")
 RUN_KEYS = ("init", "init_seed", "threshold", "t_min", "t_max", "saves_per_decade",
             "stop_after")
-ODE_KEYS = RUN_KEYS + ("d", "p", "gamma", "gamma_over_p", "gamma_over_critical", "noise",
-                       "gamma_d_exponent", "model")  # the last two only when configured
+ODE_KEYS = (*RUN_KEYS, "d", "p", "gamma", "gamma_over_p", "gamma_over_critical", "noise",
+            "gamma_d_exponent", "model")  # the last two only when configured
 
 
 def fmt(x: float) -> str:

@@ -52,7 +52,7 @@ def _config(**experiment):
 
 def test_unknown_model_stops_naming_the_key():
     raw, _ = _config(model="nope")
-    with pytest.raises(ConfigError, match="config key 'experiments.X.model' = 'nope'"):
+    with pytest.raises(ConfigError, match=r"config key 'experiments\.X\.model' = 'nope'"):
         resolve_config(raw, "workflow")
 
 

@@ -122,9 +122,6 @@ def run_sgd(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
                       chunk_steps("sgd", problem.d, problem.p))
 
 
-from .ode import run_ode, run_ode_largep  # noqa: E402
-from .sde import run_sde  # noqa: E402
-
 from . import registry  # noqa: E402
 
 # Derived from the engine registry (engines/registry.py), the one place engines are named.
