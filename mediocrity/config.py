@@ -15,6 +15,7 @@ import math
 import re
 import warnings
 from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
 
 import yaml
 
@@ -283,11 +284,12 @@ def _check_experiment(name: str, exp: dict, context: str, seeds_per_job: int = 1
     if exp["t_max"] <= exp["t_min"]:
         raise ConfigError(f"config key '{key}.t_max' = {exp['t_max']!r}: must be > t_min "
                           f"= {exp['t_min']!r}{context}")
-    if "gram" in exp["engines"]:
-        bad = [(d, p) for d in exp["d"] for p in exp["p"] if d < p + 1]
-        if bad:
-            raise ConfigError(f"config key '{key}.engines': 'gram' needs p + 1 <= d, not "
-                              f"true for (d, p) = {bad[0]}; use 'auto' or 'sgd'{context}")
+    for engine in exp["engines"]:  # the registry's constraints (gram: p + 1 <= d)
+        needs = registry.get(engine).needs
+        why = next((w for d in exp["d"] for p in exp["p"] if needs and (w := needs(
+            SimpleNamespace(d=d, p=p, model=exp.get("model", DEFAULT_MODEL))))), None)
+        if why:
+            raise ConfigError(f"config key '{key}.engines': {why}{context}")
     gamma_key = next(k for k in GAMMA_KEYS if k in exp)
     _check_model(key, exp, gamma_key, context)
     n_cells = (len(exp["d"]) * len(exp["p"]) * len(exp["noise"]) * len(exp[gamma_key])
