@@ -12,15 +12,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import platform  # noqa: E402
-import time  # noqa: E402
+import platform
+import time
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import mediocrity as md  # noqa: E402
-from mediocrity.engines.ode import (METHOD, RTOL, annealed_start, integrate_full,  # noqa: E402
-                                    integrate_largep)
-from mediocrity.overlaps import gram_from_overlaps  # noqa: E402
+import mediocrity as md
+from mediocrity.engines.ode import METHOD, RTOL, annealed_start, integrate_full, integrate_largep
+from mediocrity.overlaps import gram_from_overlaps
 
 D, GAMMA, T_MAX = 10**4, 0.1, 10.0
 
@@ -39,13 +38,13 @@ def main() -> None:
     for p in (1, 10, 100, 500):
         problem = md.Problem(d=D, p=p, gamma=GAMMA, t_max=T_MAX)
         gram0 = gram_from_overlaps(*annealed_start(p, D))
-        sec, (m, q, nfev, _) = timed(lambda: integrate_full(problem, gram0))
+        sec, (m, q, nfev, _) = timed(lambda problem=problem, gram0=gram0: integrate_full(problem, gram0))
         risk = md.risk_from_overlaps(m[-1], q[-1])
         print(f"{'full':>8} {p:>6} {sec:9.3f} {nfev:>10} {1e3 * sec / nfev:8.3f} {risk:10.3e}")
     for p in (10**3, 10**4):
         problem = md.Problem(d=D, p=p, gamma=GAMMA, t_max=T_MAX)
         m0 = annealed_start(p, D)[0]
-        sec, (m, nfev, _) = timed(lambda: integrate_largep(problem, m0))
+        sec, (m, nfev, _) = timed(lambda problem=problem, m0=m0: integrate_largep(problem, m0))
         risk = md.engines.ode.largep_risk(m[-1])
         print(f"{'large-p':>8} {p:>6} {sec:9.3f} {nfev:>10} {1e3 * sec / nfev:8.3f} {risk:10.3e}")
 

@@ -122,6 +122,6 @@ def initial_grams(problem: Problem, seeds, init, root_seed: int, init_seed: int 
         m0, q0 = init
     except (TypeError, ValueError):
         raise ValueError(f"init = {init!r}: allowed 'random', 'fixed', 'annealed' or a "
-                         "pair (M0, Q0)")
+                         "pair (M0, Q0)") from None
     g = check_overlaps(m0, q0, problem.p)
     return np.broadcast_to(g, (len(seeds), *g.shape)).copy()

@@ -9,7 +9,6 @@ numbers; (c) the two engines have the same law of exit times and plateau risks;
 
 from __future__ import annotations
 
-import warnings
 
 import numba
 import numpy as np

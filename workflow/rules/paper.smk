@@ -19,6 +19,8 @@ PAPER_RESULTS = config.get("results", "results")
 PAPER_DIR = f"{PAPER_RESULTS}/paper"
 PAPER_LOGS = f"{PAPER_RESULTS}/logs/paper"
 PAPER_CLI = f"{sys.executable} -m mediocrity paper"
+F7_CLI = f"{sys.executable} -m mediocrity.exponents"
+F7_OUTPUTS = mediocrity_paper.f7_outputs(config)  # [pdf, png, csv, tex, cells], or []
 PAPER_T_FROM = ("" if PAPER_OPTIONS["plateau_t_from"] is None
                 else f"--t-from {float(PAPER_OPTIONS['plateau_t_from'])!r}")
 
@@ -33,7 +35,7 @@ def paper_targets():
 rule paper_fits:
     input:
         exit_times=mediocrity_paper.fit_inputs(config),
-        f7=[p for p in mediocrity_paper.f7_outputs(config) if "/fits_F7" in p or "/numbers_F7" in p],
+        f7=F7_OUTPUTS[2:4],  # F7 fit rows and macros, appended to fits.csv, numbers.tex
     output:
         csv=report(f"{PAPER_DIR}/fits.csv", caption="../report/fits.rst", category="Paper"),
         netcdf=f"{PAPER_DIR}/fits.nc",
@@ -118,7 +120,6 @@ for paper_exp in mediocrity_paper.figure_experiments(config):
 # and numbers.tex.
 from mediocrity.exponents import f7_experiments
 
-F7_OUTPUTS = mediocrity_paper.f7_outputs(config)
 if F7_OUTPUTS:
 
     rule paper_f7:
@@ -142,7 +143,7 @@ if F7_OUTPUTS:
             mem_mb=2000,
             runtime=30,
         shell:
-            "{sys.executable} -m mediocrity.exponents --stem {params.stem:q}"
+            "{F7_CLI} --stem {params.stem:q}"
             " --stores {input:q} --csv {output.csv:q} --tex {output.tex:q}"
             " --cells {output.cells:q} --n-boot {params.n_boot}"
             " --bootstrap-seed {params.bootstrap_seed} > {log:q} 2>&1"
