@@ -8,7 +8,10 @@ grid -> Zarr stores under results/<experiment>/ (docs/pipeline.md).
 
 from pathlib import Path
 
+from snakemake.logging import logger
 from snakemake.utils import min_version
+
+from mediocrity import slurm as slurm_status
 
 min_version("9.0")
 
@@ -34,9 +37,11 @@ if Path(workflow.basedir, "workflow/rules/paper.smk").exists():
     include: "workflow/rules/paper.smk"
 
 
-# the config this run resolved, for its cluster jobs to check (mediocrity/plan.py)
+# the config this run resolved, for its cluster jobs to check (mediocrity/plan.py); on
+# SLURM, say how jobs are followed (squeue/sacct, accounting, MinJobAge: mediocrity/slurm.py)
 onstart:
     plan.write_plan(config)
+    slurm_status.log_status(workflow, logger)
 
 
 rule all:

@@ -131,8 +131,9 @@ def test_custom_config_file_on_slurm_equals_local(slurm_cluster, custom_local, t
     """Regression: a job must compute the planned cell, not one merged with config.yaml."""
     where = make_workflow(tmp_path / "slurm", None)  # the shipped config.yaml beside it
     (where / "my.yaml").write_text(yaml.safe_dump(CUSTOM))
-    slurm_snakemake(slurm_cluster, where, "--configfile", "my.yaml",
-                    *(["--replace-workflow-config"] if replace else []))
+    out = slurm_snakemake(slurm_cluster, where, "--configfile", "my.yaml",
+                          *(["--replace-workflow-config"] if replace else []))
+    assert "SLURM: job status from squeue" in out  # said at normal verbosity (onstart)
     assert assert_same_stores(custom_local / "results", where / "results") == 2
     sweep = xr.open_zarr(where / "results/F3/sweep.zarr")
     assert list(sweep.d.values) == [60, 120] and sweep.attrs["root_seed"] == 5
