@@ -20,11 +20,14 @@ import pandas as pd
 import xarray as xr
 
 from . import theory
+from .engines import registry
 
 FIT_DIMS = ("engine", "p", "gamma", "noise")
 RANGE_DIM = "d_range"  # fits over several d ranges: dims (d_range, *FIT_DIMS)
 OWN_RANGE, OVERLAP_RANGE = "own", "overlap"
-EXACT_ENGINES = ("auto", "gram", "sgd")  # the same law at every d; "sde" is O(1/d) off
+EXACT_ENGINES = registry.exact_names()  # the same law at every d
+# the diffusion approximation (O(1/d) off the exact law): the stochastic inexact engine
+DIFFUSION = next(e.name for e in registry.ENGINES if e.stochastic and not e.exact)
 CONFIDENCE = 0.95
 BOOT_BLOCK_VALUES = 2_000_000  # bootstrap draws held in memory at once (per cell)
 LATEX_QUANTITIES = ("slope", "slope_lo", "slope_hi", "slope_theory", "intercept",
@@ -198,8 +201,8 @@ def fit_ranges(exit_times: xr.Dataset, d_min: float | None = None,
     sde): every engine over the d values where both have exit times, d >= d_min: the
     same points for both, so their slopes compare like for like."""
     engines = [str(e) for e in exit_times.engine.values]
-    ranges = {OWN_RANGE: {e: [d_min_sde if e == "sde" else d_min, None] for e in engines}}
-    common = np.intersect1d(_has_data(exit_times, EXACT_ENGINES), _has_data(exit_times, ["sde"]))
+    ranges = {OWN_RANGE: {e: [d_min_sde if e == DIFFUSION else d_min, None] for e in engines}}
+    common = np.intersect1d(_has_data(exit_times, EXACT_ENGINES), _has_data(exit_times, [DIFFUSION]))
     common = common[common >= (d_min or 0)]
     if common.size >= 2:
         ranges[OVERLAP_RANGE] = {e: [int(common.min()), int(common.max())] for e in engines}
@@ -230,7 +233,7 @@ def fit_by_range(exit_times: xr.Dataset, ranges: dict, n_boot: int = 1000,
     return fits
 
 
-def engine_agreement(exit_times: xr.Dataset, engine: str = "sde") -> pd.DataFrame:
+def engine_agreement(exit_times: xr.Dataset, engine: str = DIFFUSION) -> pd.DataFrame:
     """Two-sample comparison of `engine`'s exit times with each exact engine's at every
     (p, gamma, noise, d) where both have at least 2 (escaped runs only).
 

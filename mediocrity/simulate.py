@@ -74,11 +74,14 @@ def check_output_size(problem: Problem, name: str, n_seeds: int, save_q: bool) -
             f"seeds = {n_seeds} with p = {problem.p}, {nt} saves, save_q = {save_q}: "
             f"outputs of {total / 2**30:.3g} GiB exceed {OUTPUT_BYTES_MAX / 2**30:.0f} GiB; "
             "allowed fewer seeds per call, save_q=False or fewer saves")
-    if name == "sgd" and 8.0 * (problem.p + 2) * problem.d > OUTPUT_BYTES_MAX:
+    memory = registry.get(name).memory_bytes
+    if memory is not None and memory(problem) > OUTPUT_BYTES_MAX:
+        others = [e for e in registry.exact_names() if e != name]
         raise ValueError(
-            f"engine = 'sgd' with d = {problem.d}, p = {problem.p}: weights of "
-            f"{8.0 * (problem.p + 2) * problem.d / 2**30:.3g} GiB per seed exceed "
-            f"{OUTPUT_BYTES_MAX / 2**30:.0f} GiB; allowed engine 'gram' or 'auto'")
+            f"engine = {name!r} with d = {problem.d}, p = {problem.p}: working memory of "
+            f"{memory(problem) / 2**30:.3g} GiB per seed exceeds "
+            f"{OUTPUT_BYTES_MAX / 2**30:.0f} GiB; allowed engine "
+            f"{' or '.join(map(repr, others))}")
 
 
 def resolve_engine(problem: Problem, engine: str) -> str:

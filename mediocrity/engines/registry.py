@@ -35,6 +35,11 @@ def gram_cost_ns(d: int, p: int) -> float:
     return e + f * r**2 + g * r**3
 
 
+def sgd_memory_bytes(problem) -> float:
+    """The d-dimensional weights of one run: teacher, p students and one input."""
+    return 8.0 * (problem.p + 2) * problem.d
+
+
 def gram_needs(problem) -> str | None:
     if problem.d < problem.p + 1:
         return (f"engine 'gram' needs p + 1 <= d (got d = {problem.d}, p = {problem.p}): "
@@ -52,7 +57,8 @@ class Engine:
     compiled by `mediocrity warmup`; models: the models it runs (None: every registered
     one); p_max_model: largest p for a non-default model (None: any); cost_ns(d, p): ns per
     SGD step (None: no per-step cost model); needs(problem): why it cannot run it (None:
-    it can); color, marker: figure style."""
+    it can); memory_bytes(problem): working memory of one run beyond its outputs (None:
+    negligible); color, marker: figure style."""
 
     name: str
     summary: str
@@ -67,6 +73,7 @@ class Engine:
     cost_ns: Callable[[int, int], float] | None = None
     needs: Callable | None = None
     chooses: tuple[str, ...] = ()
+    memory_bytes: Callable | None = None
     color: str = "0.3"
     marker: str = "o"
     extra: dict = field(default_factory=dict)
@@ -102,7 +109,8 @@ ENGINES: tuple[Engine, ...] = (
            color="tab:purple", marker="D"),
     Engine("sgd", "full d-dimensional online SGD (numba)", "mediocrity.engines:run_sgd",
            stochastic=True, exact=True, steps=True, sweep=True, compiled=True,
-           cost_ns=sgd_cost_ns, color="tab:blue", marker="o"),
+           cost_ns=sgd_cost_ns, memory_bytes=sgd_memory_bytes, color="tab:blue",
+           marker="o"),
     Engine("gram", "exact finite-d Markov chain of the Gram matrix (numba)",
            "mediocrity.engines:run_gram", stochastic=True, exact=True, steps=True,
            sweep=True, compiled=True, cost_ns=gram_cost_ns, needs=gram_needs,
