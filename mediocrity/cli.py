@@ -321,7 +321,12 @@ def check_ode_spec(text: str) -> dict:
         raise CLIError(f"--spec: key 'root_seed': {err}") from None
     schema_path = Path(__file__).resolve().parent.parent / "workflow"
     exp = {k: v for k, v in spec.items() if k not in ("experiment", "root_seed")}
-    exp.update(seeds=1, engines=["sde"])
+    # a stand-in engine for the experiment checks: one that the step-count bound does not
+    # apply to (the ODE has no steps), so only the grid and the model are checked
+    from .engines import registry
+
+    exp.update(seeds=1, engines=[next(e.name for e in registry.ENGINES
+                                      if e.sweep and not e.steps)])
     if not any(k in exp for k in GAMMA_KEYS):
         raise CLIError(f"--spec: one of {', '.join(GAMMA_KEYS)} is required")
     try:

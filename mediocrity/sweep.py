@@ -467,6 +467,7 @@ def run_ode(spec: dict, out: str, attrs: dict) -> None:
     """Integrate the ODE at every grid point of an experiment from the simulations' start
     (init fixed: the shared draw; random or annealed: m_j = 1/sqrt(d), Q = I) and write
     the ode store."""
+    from .engines.registry import ode_flag_engine
     from .simulate import simulate
     from .store import ode_dataset, write_atomic
 
@@ -475,7 +476,7 @@ def run_ode(spec: dict, out: str, attrs: dict) -> None:
     init = "fixed" if spec["init"] == "fixed" else "annealed"
     for k, (d, p, gamma, noise) in enumerate(points, 1):
         problem = problem_for(spec, d, p, gamma, noise)
-        runs.append(simulate(problem, engine="ode", seeds=1, init=init,
+        runs.append(simulate(problem, engine=ode_flag_engine(), seeds=1, init=init,
                              root_seed=spec["root_seed"], init_seed=spec["init_seed"]))
         _say(f"{spec['experiment']} ode: {k}/{len(points)} grid points done (d={d} p={p} "
              f"gamma={fmt(gamma)} noise={fmt(noise)}), elapsed {time.perf_counter() - t0:.1f} s")

@@ -66,9 +66,10 @@ def check_cancelled() -> None:
         raise Cancelled("run cancelled: the simulate call was interrupted")
 
 
-def chunk_steps(engine: str, d: int, p: int) -> int:
-    """Steps per kernel call: about CHUNK_SECONDS of work by the cost model."""
-    return max(1, int(CHUNK_SECONDS * 1e9 / step_cost_ns(engine, d, p)))
+def chunk_steps(cost_ns, d: int, p: int) -> int:
+    """Steps per kernel call: about CHUNK_SECONDS of work by the engine's cost model
+    cost_ns(d, p) (ns per step)."""
+    return max(1, int(CHUNK_SECONDS * 1e9 / cost_ns(d, p)))
 
 
 def run_kernel(kernel, problem: Problem, state, rng, save_q: bool, budget: int) -> Run:
@@ -101,15 +102,15 @@ def run_gram(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
     # per model and cached otherwise: mediocrity/models/specialise.py)
     gram_run_chunk = specialise("mediocrity.engines.gram", problem.model).gram_run_chunk
 
-    if problem.d < problem.p + 1:
-        raise ValueError(f"engine 'gram' needs p + 1 <= d (got d = {problem.d}, "
-                         f"p = {problem.p}): the Gram matrix would be singular; use 'sgd'")
+    why = registry.gram_needs(problem)
+    if why:
+        raise ValueError(why)
 
     def kernel(g, rng, gamma, noise, *rest):
         return gram_run_chunk(g, rng, problem.d, gamma, noise, *rest)
 
     return run_kernel(kernel, problem, (np.array(gram0, dtype=float),), rng, save_q,
-                      chunk_steps("gram", problem.d, problem.p))
+                      chunk_steps(registry.gram_cost_ns, problem.d, problem.p))
 
 
 def run_sgd(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
@@ -119,7 +120,7 @@ def run_sgd(problem: Problem, gram0: np.ndarray, rng, save_q: bool) -> Run:
     sgd_run_chunk = specialise("mediocrity.engines.sgd", problem.model).sgd_run_chunk
     w, wstar = embed(gram0, problem.d)
     return run_kernel(sgd_run_chunk, problem, (w, wstar), rng, save_q,
-                      chunk_steps("sgd", problem.d, problem.p))
+                      chunk_steps(registry.sgd_cost_ns, problem.d, problem.p))
 
 
 from . import registry  # noqa: E402

@@ -159,6 +159,12 @@ def step_names() -> frozenset[str]:
     return frozenset(e.name for e in ENGINES if e.steps)
 
 
+def ode_flag_engine() -> str:
+    """The engine of an experiment's `ode: true` job: the deterministic one that runs
+    every model at any p of the default."""
+    return next(e.name for e in ENGINES if not e.stochastic and e.runner and e.models is None)
+
+
 def compiled_names() -> tuple[str, ...]:
     return tuple(e.name for e in ENGINES if e.compiled)
 
