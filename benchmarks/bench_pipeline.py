@@ -32,6 +32,7 @@ import xarray as xr
 
 import mediocrity
 from mediocrity.config import load_config
+from mediocrity.models import DEFAULT as DEFAULT_MODEL
 from mediocrity.simulate import resolve_engine
 from mediocrity.sweep import (Cell, cell_spec, experiment_cells, modelled_seconds, problem_of,
                               run_cell, spec_json)
@@ -95,20 +96,39 @@ SAMPLE = [  # default-preset cells, fewer seeds: (experiment, engine, d, p, gamm
     ("F3", "auto", 100000, 5, 0.1, 0.0, 8),
     ("F3", "auto", 1000000, 2, 0.1, 0.0, 4),
     ("F6", "auto", 10000, 2, 0.06, 0.1, 8),
+    ("F3sde", "sde", 1000000000000, 3, 0.1, 0.0, 16),
 ]
 
 
 def kind(spec: dict) -> str:
-    """Cost class of a cell: sgd, gram p=1, gram p>1, sde."""
-    engine = resolve_engine(problem_of(spec), spec["engine"])
-    return f"gram p{'=1' if spec['p'] == 1 else '>1'}" if engine == "gram" else engine
+    """Cost class of a cell: sgd, gram p=1, gram p>1, sde; with the model when it is not
+    the default (the cost model counts steps at the default's cost per step)."""
+    problem = problem_of(spec)
+    engine = resolve_engine(problem, spec["engine"])
+    name = f"gram p{'=1' if spec['p'] == 1 else '>1'}" if engine == "gram" else engine
+    return name if problem.model == DEFAULT_MODEL else f"{name} {problem.model}"
+
+
+def model_samples(cfg: dict, seeds: int = 2) -> list[tuple]:
+    """For every kind of cell of a model other than the default in the default config:
+    its cell of largest d (the costliest), with `seeds` seeds."""
+    largest = {}
+    for name, exp in cfg["experiments"].items():
+        if exp.get("model", DEFAULT_MODEL) == DEFAULT_MODEL:
+            continue
+        for c in experiment_cells(cfg, name):
+            k = kind(cell_spec(cfg, c))
+            if k not in largest or c.d > largest[k].d:
+                largest[k] = c
+    return [(c.experiment, c.engine, c.d, c.p, c.gamma, c.noise, min(seeds, c.stop))
+            for c in largest.values()]
 
 
 def calibrate(tmp: Path) -> dict[str, float]:
     """Measured / modelled engine seconds per kind of cell over SAMPLE (one worker each)."""
     cfg = load_config(ROOT / "config.yaml", ROOT / "workflow")
     measured, modelled = {}, {}
-    for k, (exp, engine, d, p, gamma, noise, n) in enumerate(SAMPLE):
+    for k, (exp, engine, d, p, gamma, noise, n) in enumerate(SAMPLE + model_samples(cfg)):
         spec = cell_spec(cfg, Cell(exp, engine, d, p, gamma, noise, 0, n))
         run_cell(spec, str(tmp / f"sample{k}.zarr"), threads=1)
         seconds = xr.open_zarr(tmp / f"sample{k}.zarr").attrs["seconds_engine"]
