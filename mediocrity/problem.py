@@ -14,7 +14,7 @@ from numbers import Integral, Real
 import numpy as np
 
 ACTIVATIONS = ("square",)
-# Bounds that keep the machine alive (issue 12): every step count fits in int64 with a
+# Bounds that keep the machine alive: every step count fits in int64 with a
 # margin of 2**10 (and is exact in a float64), and the save grid stays small.
 D_MAX = 10**12
 P_MAX = 10**5

@@ -144,7 +144,7 @@ def experiment_attrs(cfg: dict, name: str) -> dict:
     for key in ("threshold", "init", "init_seed", "t_min", "t_max", "saves_per_decade",
                 "stop_after", "seeds"):
         attrs[key] = "none" if exp[key] is None else exp[key]
-    for key in ("model", "gamma_d_exponent"):  # only when configured (issue 9)
+    for key in ("model", "gamma_d_exponent"):  # only when configured
         if key in exp:
             attrs[key] = exp[key]
     return attrs
