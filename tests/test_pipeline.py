@@ -147,7 +147,8 @@ def test_sparse_grid_is_nan_where_no_cell_exists(tiny_run):
 
 def test_cells_equal_direct_simulation_whatever_ran_beside_them(tiny_run):
     where, out = tiny_run
-    assert "Execute 2 jobs" in out  # two cells ran side by side (--cores 2)
+    # jobs ran side by side (--cores 2): how many at once is the scheduler's choice
+    assert max(int(n) for n in re.findall(r"Execute (\d+) jobs", out)) >= 2
     cfg = resolve_config(TINY, ROOT / "workflow")
     exp = cfg["experiments"]["T"]
     cells = experiment_cells(cfg, "T")
