@@ -41,6 +41,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from cluster import DaskProcesses, SlurmCluster, why_no_slurm  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_pipeline import copy_workflow  # noqa: E402  (the same fresh copy of the workflow)
+
 import mediocrity  # noqa: E402
 from mediocrity.config import load_config  # noqa: E402
 from mediocrity.sweep import Cell, cell_spec, run_cell  # noqa: E402
@@ -49,13 +52,6 @@ FAST_POLL = ("--slurm-init-seconds-before-status-checks", "2")
 REPEATS = 3
 
 
-def copy_workflow(where: Path) -> Path:
-    where.mkdir(parents=True)
-    shutil.copy(ROOT / "Snakefile", where)
-    shutil.copy(ROOT / "config.yaml", where)
-    shutil.copytree(ROOT / "workflow", where / "workflow",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    return where
 
 
 def timed(run) -> tuple[float, str]:
