@@ -25,6 +25,8 @@ cannot represent (docs/ode_sde.md).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -124,24 +126,32 @@ def integrate(rhs, y0: np.ndarray, risk_of, problem: Problem):
     return out, sol.nfev + tail.nfev, tail.status < 0
 
 
+@functools.lru_cache(maxsize=8)
+def _upper(p: int):
+    return np.triu_indices(p, 1)
+
+
+def unpack(y, p: int):
+    """(m (p,), Q (p, p)) from the ODE state y = (m, q_jk for j < k), unit diagonal."""
+    upper = _upper(p)
+    q = np.eye(p)
+    q[upper] = y[p:]
+    q.T[upper] = y[p:]
+    return y[:p], q
+
+
 def integrate_full(problem: Problem, gram0: np.ndarray):
     """Full ODE from gram0 = [[1, M0^T], [M0, Q0]]: (m (nt, p), q (nt, p, p) at the saves,
     RHS evaluations, failed)."""
     p = problem.p
     upper = np.triu_indices(p, 1)
 
-    def unpack(y):
-        q = np.eye(p)
-        q[upper] = y[p:]
-        q.T[upper] = y[p:]
-        return y[:p], q
-
     def rhs(y):
-        dm, dq = ode_rhs(*unpack(y), p, problem.gamma, problem.noise)
+        dm, dq = ode_rhs(*unpack(y, p), p, problem.gamma, problem.noise)
         return np.concatenate([dm, dq[upper]])
 
     y0 = np.concatenate([gram0[0, 1:], gram0[1:, 1:][upper]])
-    ys, nfev, failed = integrate(rhs, y0, lambda y: risk_from_overlaps(*unpack(y)), problem)
+    ys, nfev, failed = integrate(rhs, y0, lambda y: risk_from_overlaps(*unpack(y, p)), problem)
     m = ys[:, :p]
     q = np.full((ys.shape[0], p, p), np.nan)
     q[:, upper[0], upper[1]] = q[:, upper[1], upper[0]] = ys[:, p:]
@@ -222,18 +232,12 @@ def integrate_model(problem: Problem, gram0: np.ndarray):
     moments = model_moments(problem.model, p)
     risk_of = specialise("mediocrity.engines.quadrature", problem.model).risk_of
 
-    def unpack(y):
-        q = np.eye(p)
-        q[upper] = y[p:]
-        q.T[upper] = y[p:]
-        return y[:p], q
-
     def rhs(y):
-        mean, _ = moments(*unpack(y), problem.gamma, problem.noise)
+        mean, _ = moments(*unpack(y, p), problem.gamma, problem.noise)
         return p * mean
 
     y0 = np.concatenate([gram0[0, 1:], gram0[1:, 1:][upper]])
-    ys, nfev, failed = integrate(rhs, y0, lambda y: risk_of(*unpack(y)), problem)
+    ys, nfev, failed = integrate(rhs, y0, lambda y: risk_of(*unpack(y, p)), problem)
     m = ys[:, :p]
     q = np.full((ys.shape[0], p, p), np.nan)
     q[:, upper[0], upper[1]] = q[:, upper[1], upper[0]] = ys[:, p:]
