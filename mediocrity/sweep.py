@@ -188,9 +188,8 @@ class SeedProgress:
         self.started[key] = time.perf_counter()
 
     def _posttask(self, key, result, dsk, state, worker_id):
-        from .engines import Run
-
-        if not isinstance(result, Run):
+        name = key[0] if isinstance(key, tuple) else str(key)
+        if not name.startswith("_run_seed"):  # a seed's run (of either study)
             return
         now = time.perf_counter()
         self.engine_seconds += now - self.started.pop(key)

@@ -91,8 +91,8 @@ class MarginProblem:
                      f"None: data {self.data!r} has no groups")
         _require(_is_real(self.step) and self.step > 0, "step", self.step,
                  "a finite number > 0")
-        _require(_is_real(self.step_max) and self.step_max >= self.step, "step_max",
-                 self.step_max, f"a finite number >= step = {self.step}")
+        _require(_is_real(self.step_max) and self.step_max > 0, "step_max", self.step_max,
+                 "a finite number > 0 (it caps every gf step, the first one included)")
         _require(_is_real(self.t_min) and self.t_min > 0, "t_min", self.t_min,
                  "a finite number > 0")
         _require(_is_real(self.t_max) and self.t_min < self.t_max <= T_RATIO_MAX * self.t_min,

@@ -84,6 +84,8 @@ def _run_seed(problem: MarginProblem, root_seed: int, seed: int) -> dict:
                "norm_only": problem.constraint == "norm_only",
                "order_rng": run["order_rng"]}
     accepted = inspect.signature(runner).parameters  # each engine takes what it uses
+    if "step_max" in accepted:  # step_max caps every step, the first one included
+        options["step"] = min(problem.step, problem.step_max)
     out = runner(run["W0"], run["a"], run["X"], run["y"], run["Xt"], run["yt"],
                  **{k: v for k, v in options.items() if k in accepted})
     out.pop("W", None)

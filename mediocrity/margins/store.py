@@ -33,6 +33,8 @@ def merge_cells(paths, out, attrs: dict) -> None:
     parts = []
     for path in paths:
         ds = xr.open_zarr(path).load()
+        for variable in ds.variables.values():
+            variable.encoding = {}
         coords = _cell_coords(ds)
         parts.append(ds.expand_dims({k: [v] for k, v in coords.items()}))
     merged = xr.combine_by_coords(parts, combine_attrs="drop", join="outer")
@@ -60,4 +62,6 @@ def summarise(sweep_path, out) -> None:
     for name in ("stop", "steps", "gamma_ntk", "gamma_ntk_infinite", "gamma_norm_only"):
         if name in ds:
             summary[name] = ds[name]
+    for variable in summary.variables.values():  # not the sweep store's chunks/codecs
+        variable.encoding = {}
     write_atomic(summary, out)
