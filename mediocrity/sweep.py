@@ -493,13 +493,20 @@ def sweep_status(cfg: dict, cores: int = 1) -> str:
     estimate of what is left (cost model calibrated on the cells already done)."""
     import zarr
 
+    from .margins import sweep as margins
+
     results = cfg["results"]
     lines, spent, done_model, todo_model, n_done, n_total, stamps = [], 0.0, 0.0, 0.0, 0, 0, []
-    for name, exp in cfg["experiments"].items():
-        cells = experiment_cells(cfg, name)
+    studies = [(name, experiment_cells(cfg, name), cell_spec, modelled_seconds,
+                ["sweep", "exit_times"] + (["ode"] if exp["ode"] else []))
+               for name, exp in cfg["experiments"].items()]
+    studies += [(name, margins.experiment_cells(cfg, name), margins.cell_spec,
+                 margins.modelled_seconds, ["sweep", "summary"])
+                for name in cfg.get("margins", {})]
+    for name, cells, spec_of, model_of, wanted in studies:
         done = 0
         for cell in cells:
-            model = modelled_seconds(cell_spec(cfg, cell))
+            model = model_of(spec_of(cfg, cell))
             path = Path(cell.path(results))
             if (path / ".zmetadata").is_file():
                 done += 1
@@ -509,7 +516,6 @@ def sweep_status(cfg: dict, cores: int = 1) -> str:
             else:
                 todo_model += model
         running = len(list(Path(results, name, "cells").glob("*/*.tmp-*")))
-        wanted = ["sweep", "exit_times"] + (["ode"] if exp["ode"] else [])
         merged = [f for f in wanted if Path(results, name, f"{f}.zarr", ".zmetadata").is_file()]
         lines.append(f"{name}: cells {done}/{len(cells)} done, {running} being written; "
                      f"stores {len(merged)}/{len(wanted)} ({', '.join(merged) or 'none'})")
