@@ -222,9 +222,9 @@ def _bound_qp(H: np.ndarray, c: np.ndarray, free: np.ndarray) -> np.ndarray:
     """argmin_{nu >= 0} nu^T H nu / 2 - c^T nu, H symmetric PSD, c in the range of H.
 
     Primal-dual active set (Hintermueller, Ito & Kunisch 2002) from the free set `free`: solve
-    H_FF nu_F = c_F (Cholesky), nu = 0 elsewhere; free <- {nu_i > 0} u {gradient_i < 0}; stop when
-    the free set repeats itself, i.e. at the KKT point. Finite and fast in practice but not
-    guaranteed (it can cycle; H_FF can be singular): then Lawson-Hanson NNLS, exact and slower."""
+    H_FF nu_F = c_F (Cholesky), nu = 0 elsewhere; free <- {nu_i > 0} u {gradient_i < -1e-11 |c|};
+    stop when the free set repeats itself, i.e. at the KKT point (to that tolerance). Finite and
+    fast in practice but not guaranteed (it can cycle): then Lawson-Hanson NNLS, exact, slower."""
     seen = set()
     for _ in range(60):
         idx = np.flatnonzero(free)
@@ -232,13 +232,13 @@ def _bound_qp(H: np.ndarray, c: np.ndarray, free: np.ndarray) -> np.ndarray:
         if idx.size:
             sub = H[np.ix_(idx, idx)]
             try:
-                nu[idx] = cho_solve(cho_factor(sub), c[idx])
+                nu[idx] = _psd_solve(sub, c[idx])
             except LinAlgError:
                 break
             if not np.allclose(sub @ nu[idx], c[idx], rtol=1e-9, atol=1e-9 * np.abs(c).max()):
                 break  # ill-conditioned
         grad = H @ nu - c
-        new = np.where(free, nu > 0, grad < 0)
+        new = np.where(free, nu > 0, grad < -1e-11 * np.abs(c).max())  # not on rounding noise
         if (new == free).all():
             return nu
         key = new.tobytes()
@@ -247,6 +247,16 @@ def _bound_qp(H: np.ndarray, c: np.ndarray, free: np.ndarray) -> np.ndarray:
         seen.add(key)
         free = new
     return _nnls_qp(H, c)
+
+
+def _psd_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A x = b, A symmetric PSD, b in its range: Cholesky, with a jitter 1e-12 max A_ii if A is
+    singular (then x ~ the min-norm solution: (A + eps I)^-1 b has no null-space component)."""
+    try:
+        return cho_solve(cho_factor(A), b)
+    except LinAlgError:
+        jitter = 1e-12 * float(np.diag(A).max())
+        return cho_solve(cho_factor(A + jitter * np.eye(len(A))), b)
 
 
 def _nnls_qp(H: np.ndarray, c: np.ndarray) -> np.ndarray:
