@@ -49,6 +49,13 @@ def warmup() -> None:
                 problem = Problem(d=8, p=2, gamma=0.1, noise=0.1, t_max=0.01, t_min=1e-3,
                                   model=model)
                 simulate(problem, engine=engine, seeds=1, scheduler="sync")
+    from .margins.problem import MarginProblem
+    from .margins.simulate import simulate as train
+
+    for record in registry.ENGINES:  # the margins study's compiled engines
+        if record.family == "margins" and record.compiled:
+            train(MarginProblem(data="parity", d=4, m=4, n=4, n_test=4, engine=record.name,
+                                t_max=0.2), seeds=1, scheduler="sync")
 
 
 def _overrides(pairs: list[str]) -> dict:

@@ -9,6 +9,7 @@ from snakemake.utils import validate
 
 import mediocrity
 from mediocrity import plan, store, sweep
+from mediocrity.margins import paper as margins_paper
 from mediocrity.margins import sweep as margins_sweep
 from mediocrity.config import load_yaml, resolve_config
 
@@ -81,7 +82,7 @@ def final_outputs():
     workflow/rules/paper.smk defines paper_targets()."""
     extra = globals().get("paper_targets")
     margins = [experiment_store(name, store) for name in MARGINS
-               for store in ("sweep", "summary")]
+               for store in ("sweep", "summary")] + margins_paper.targets(config)
     return experiment_outputs() + margins + (list(extra()) if extra else [])
 
 

@@ -4,8 +4,6 @@
 # run), then the figures M1..M5 and their fits (appended to the paper's fits.csv).
 # Thin rules: each runs one subcommand of `mediocrity margins` (mediocrity/margins/cli.py).
 
-from mediocrity.margins import paper as margins_paper
-
 MARGINS_CLI = f"{MEDIOCRITY} margins"
 MARGINS_PAPER = f"{RESULTS}/paper"
 
