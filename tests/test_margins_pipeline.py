@@ -19,7 +19,6 @@ from mediocrity.engines import registry
 from mediocrity.margins import sweep
 from mediocrity.margins.problem import MarginProblem
 from mediocrity.margins.simulate import seed_sequence, simulate
-from mediocrity.margins.store import merge_cells, summarise
 from mediocrity.margins.train import prepare_run
 
 ROOT = Path(__file__).resolve().parents[1]

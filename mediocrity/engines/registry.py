@@ -10,6 +10,7 @@ docs/models.md.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -45,6 +46,29 @@ def gram_needs(problem) -> str | None:
         return (f"engine 'gram' needs p + 1 <= d (got d = {problem.d}, p = {problem.p}): "
                 "the Gram matrix would be singular; use 'sgd'")
     return None
+
+
+# -- the margins study's engines: seconds of one run of a MarginProblem ------------------
+GF_FLOP_NS = 0.25    # ns per multiply-add of a gf step's two matrix products, one core
+RELU_SGD_NS = 1.0    # ns per entry of W per sgd step
+GF_GROWTH = 1.2      # the gf step grows by this factor per accepted step
+
+
+def gf_run_seconds(problem) -> float:
+    """Accepted gf steps to t_max (the step grows x1.2 up to step_max; rejections not
+    counted) x two products of n m d multiply-adds."""
+    step = min(problem.step, problem.step_max)
+    log_g = math.log(GF_GROWTH)
+    ramp = math.log(problem.step_max / step) / log_g
+    t_ramp = step * (GF_GROWTH ** ramp - 1) / (GF_GROWTH - 1)
+    steps = (math.log(1 + (GF_GROWTH - 1) * problem.t_max / step) / log_g
+             if t_ramp >= problem.t_max else ramp + (problem.t_max - t_ramp) / problem.step_max)
+    return steps * 2 * problem.n * problem.m * problem.d * GF_FLOP_NS * 1e-9
+
+
+def relu_sgd_run_seconds(problem) -> float:
+    """t_max n / step sgd steps of m d."""
+    return problem.t_max * problem.n / problem.step * problem.m * problem.d * RELU_SGD_NS * 1e-9
 
 
 @dataclass(frozen=True)
@@ -129,10 +153,12 @@ ENGINES: tuple[Engine, ...] = (
            color="tab:orange", marker="^"),
     Engine("gf", "gradient flow: full-batch gradient descent with Armijo backtracking (BLAS)",
            "mediocrity.margins.train:run_gf", stochastic=True, exact=False, sweep=True,
-           family="margins", color="tab:red", marker="o"),
+           family="margins", color="tab:red", marker="o",
+           extra={"run_seconds": gf_run_seconds}),
     Engine("sgd", "one sample per step, constant step (numba)",
            "mediocrity.margins.train:run_sgd", stochastic=True, exact=False, sweep=True,
-           compiled=True, family="margins", color="tab:blue", marker="s"),
+           compiled=True, family="margins", color="tab:blue", marker="s",
+           extra={"run_seconds": relu_sgd_run_seconds}),
 )
 FAMILIES = ("escape", "margins")
 ESCAPE_ENGINES = tuple(e for e in ENGINES if e.family == "escape")  # names() order

@@ -10,12 +10,15 @@ import numpy as np
 import xarray as xr
 from matplotlib.lines import Line2D
 
+from ..engines.registry import family_styles
 from ..figures.common import describe, finish_axes, new_figure, palette, set_title
 from .paper import MIN_SPAN, fixed_text, present
 
-ENGINE_COLORS = {"gf": "tab:red", "sgd": "tab:blue"}  # registry family "margins"
-ENGINE_MARKERS = {"gf": "o", "sgd": "s"}
-ENGINE_LINES = {"gf": "-", "sgd": "--"}
+# engine styles from the engine registry (family "margins"), line styles in its order
+_STYLES = family_styles("margins")
+ENGINE_COLORS = {name: style[0] for name, style in _STYLES.items()}
+ENGINE_MARKERS = {name: style[1] for name, style in _STYLES.items()}
+ENGINE_LINES = dict(zip(_STYLES, ("-", "--", "-.", ":")))
 EPS_STYLE = dict(color="0.5", ls=":", lw=0.8)
 AXIS_LABELS = {"d": "input dimension d", "k": "number of groups k"}
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..engines.registry import family_names
 from ..fit import DIGIT_WORDS, latex_number, latex_word, weighted_line
 
 CONTRACT = ("M1", "M2", "M3", "M4", "M5")
@@ -237,7 +238,8 @@ def measure_samples(experiment: str, summary: xr.Dataset, axis: str, series_dims
 def measure_m2(summary: xr.Dataset, sweep: xr.Dataset, n_boot: int, seed: int) -> dict:
     """Margin trajectories per m (gf) against gamma_ntk; final margin / gamma_ntk per m: its
     mean with interval and the fraction of runs with final margin >= gamma_ntk."""
-    ds, fixed = fix_grid(summary, ("m",), prefer={"engine": "gf"})
+    # the gradient flow: the first engine of the family's registry records
+    ds, fixed = fix_grid(summary, ("m",), prefer={"engine": family_names("margins")[0]})
     sw = fix_grid(sweep[["margin"]], ("m",), prefer=fixed)[0] if sweep is not None else None
     have = "gamma_ntk" in ds
     gamma = ds["gamma_ntk"] if have else xr.full_like(ds["margin"], np.nan)

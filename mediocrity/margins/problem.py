@@ -53,7 +53,7 @@ class MarginProblem:
     d: int
     m: int
     n: int
-    engine: str = "gf"
+    engine: str = ENGINES[0]
     k: int | None = None
     separation: float | None = None
     n_test: int = 2000

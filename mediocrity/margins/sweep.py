@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from ..engines.registry import family_names
-from ..sweep import SeedProgress, _results_dir, _say, dask_scheduler, fmt, seed_chunks
+from ..sweep import _say, fmt, map_seeds, seed_chunks
 from .problem import MarginProblem
 
 SIM_PATTERN = ("{experiment}/cells/{engine}/"
@@ -98,38 +98,27 @@ def problem_of(spec: dict) -> MarginProblem:
 
 
 # -- cost model ------------------------------------------------------------------------
-GF_FLOP_NS = 0.25  # ns per multiply-add of the gf step's matrix products, one core
-SGD_NS_PER_MD = 1.0  # ns per entry of W per sgd step
-QP_NS = 5.0  # ns per n^2 entry of a reference margin's kernel and solve
-
-
-def gf_steps(problem: MarginProblem) -> float:
-    """Accepted gf steps to reach t_max: the step grows x1.2 per step up to step_max
-    (backtracking rejections not counted)."""
-    ramp = math.log(problem.step_max / problem.step) / math.log(1.2)
-    t_ramp = problem.step * (1.2 ** ramp - 1) / 0.2
-    if t_ramp >= problem.t_max:
-        return math.log(1 + 0.2 * problem.t_max / problem.step) / math.log(1.2)
-    return ramp + (problem.t_max - t_ramp) / problem.step_max
+QP_NS = 5.0  # ns per n^2 (m + 10) of a reference margin's kernel and solve
 
 
 def modelled_seconds(spec: dict) -> float:
-    """Rough single-core seconds of a cell: steps x cost per step (gf: two products of
-    n m d multiply-adds; sgd: t_max n / step steps of m d), plus the reference margins."""
+    """Rough single-core seconds of a cell: the engine's own cost model (its registry
+    record's extra["run_seconds"]: steps x cost per step), the measurements at the saves
+    and the reference margins."""
+    from ..engines.registry import ENGINES
+
     problem = problem_of(spec)
+    record = next(e for e in ENGINES if e.family == "margins" and e.name == problem.engine)
     n_seeds = spec["seeds"][1] - spec["seeds"][0]
     md = problem.m * problem.d
-    if problem.engine == "gf":
-        seconds = gf_steps(problem) * 2 * problem.n * md * GF_FLOP_NS * 1e-9
-    else:
-        seconds = problem.t_max * problem.n / problem.step * md * SGD_NS_PER_MD * 1e-9
     saves = problem.time_grid().size * (problem.n + problem.n_test) * md * 1e-9
     refs = len(problem.references) * problem.n ** 2 * (problem.m + 10) * QP_NS * 1e-9
-    return n_seeds * (seconds + saves + refs)
+    return n_seeds * (record.extra["run_seconds"](problem) + saves + refs)
 
 
 def run_cell(spec: dict, out: str, threads: int = 1, dask_cfg: dict | None = None) -> None:
-    """Train the seeds of one cell over Dask and write them atomically to `out`."""
+    """Train the seeds of one cell over Dask (mediocrity.sweep.map_seeds) and write them
+    atomically to `out`."""
     from ..store import write_atomic
     from .simulate import simulate
 
@@ -139,29 +128,14 @@ def run_cell(spec: dict, out: str, threads: int = 1, dask_cfg: dict | None = Non
              f"m={problem.m} n={problem.n}"
              + (f" k={problem.k} separation={fmt(problem.separation)}" if problem.k else "")
              + f" seeds {spec['seeds'][0]}-{spec['seeds'][1]}")
-    log_dir = str((_results_dir(out) / "logs" / "dask-workers").resolve())
     t0 = time.perf_counter()
-    with dask_scheduler(dask_cfg or {}, threads, log_dir) as (scheduler, where):
-        _say(f"{label}: {len(seeds)} seeds on {where}")
-        progress = SeedProgress(label, len(seeds))
-        if isinstance(scheduler, str):
-            with progress.callback:
-                ds = simulate(problem, seeds=seeds, root_seed=spec["root_seed"],
-                              scheduler=scheduler)
-        else:
-            from distributed import get_task_stream
-
-            with get_task_stream(client=scheduler) as stream:
-                ds = simulate(problem, seeds=seeds, root_seed=spec["root_seed"],
-                              scheduler=scheduler)
-            progress.from_task_stream(stream.data)
-    wall = time.perf_counter() - t0
-    ds.attrs.update(experiment=spec["experiment"], cell_engine=spec["engine"],
-                    seconds_simulate=wall, seconds_engine=progress.engine_seconds or wall,
-                    dask=where)
+    ds = map_seeds(label, len(seeds), lambda scheduler: simulate(
+        problem, seeds=seeds, root_seed=spec["root_seed"], scheduler=scheduler),
+        out, threads, dask_cfg)
+    ds.attrs.update(experiment=spec["experiment"], cell_engine=spec["engine"])
     write_atomic(ds, out)
-    _say(f"{label}: done in {wall:.2f} s (engine {progress.engine_seconds:.2f} s summed over "
-         f"seeds) -> {out}")
+    _say(f"{label}: done in {time.perf_counter() - t0:.2f} s (engine "
+         f"{ds.attrs['seconds_engine']:.2f} s summed over seeds) -> {out}")
 
 
 SMALL_CELL_SECONDS = 60.0
