@@ -64,8 +64,9 @@ def targets(config: dict) -> list[str]:
 # -- measurements (pure functions on arrays) ------------------------------------------------
 def _crossing(err: np.ndarray, n: np.ndarray, eps: float) -> np.ndarray:
     """First n (ascending, last axis) where err <= eps, linear in log n between that grid
-    point and the previous finite one; n[first] when no finite point precedes it; NaN if
-    never reached. NaN errors are skipped."""
+    point and the previous finite one; NaN if never reached, and NaN (censored: only an
+    upper bound, below the grid) when no finite point precedes it. NaN errors are
+    skipped."""
     err = np.asarray(err, float)
     logn = np.log(np.asarray(n, float))
     finite = np.isfinite(err)
@@ -79,15 +80,16 @@ def _crossing(err: np.ndarray, n: np.ndarray, eps: float) -> np.ndarray:
     e1, e0 = (np.take_along_axis(err, k, -1) for k in (i, np.maximum(j, 0)))
     x1, x0 = logn[i], logn[np.maximum(j, 0)]
     with np.errstate(invalid="ignore", divide="ignore"):
-        x = np.where(j >= 0, x0 + (e0 - eps) / (e0 - e1) * (x1 - x0), x1)
+        x = np.where(j >= 0, x0 + (e0 - eps) / (e0 - e1) * (x1 - x0), np.nan)
     return np.where(hit, np.exp(x[..., 0]), np.nan)
 
 
 def samples_needed(test_error: xr.DataArray, eps: float = EPS, n_dim: str = "n",
                    seed_dim: str = "seed") -> xr.DataArray:
     """n_eps: the smallest n where the seed-mean test error is <= eps, interpolated
-    linearly in log n between grid points (n_min if already there at the smallest n; NaN
-    if never reached). Reduces n_dim and seed_dim."""
+    linearly in log n between grid points; NaN if never reached, and NaN if already
+    reached at the smallest n (censored: n_eps <= n_min is only a bound, and a fit through
+    it would flatten the law). Reduces n_dim and seed_dim."""
     mean = test_error.sortby(n_dim).mean(seed_dim, skipna=True)
     out = xr.apply_ufunc(_crossing, mean, input_core_dims=[[n_dim]],
                          kwargs={"n": mean[n_dim].values, "eps": float(eps)})
