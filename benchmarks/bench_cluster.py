@@ -52,8 +52,6 @@ FAST_POLL = ("--slurm-init-seconds-before-status-checks", "2")
 REPEATS = 3
 
 
-
-
 def timed(run) -> tuple[float, str]:
     t0 = time.perf_counter()
     proc = run()

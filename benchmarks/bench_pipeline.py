@@ -153,7 +153,8 @@ def default_preset(per_job: float, scale: dict[str, float]) -> dict:
     engine = sum(modelled_seconds(s) * scale[kind(s)] for s in specs)
     odes = sum(exp["ode"] for exp in cfg["experiments"].values())
     jobs = len(specs) + odes + 2 * len(cfg["experiments"]) + 1  # + merges, exit times, warmup
-    return {"cells": len(specs), "jobs": jobs, "engine": engine, "overhead": jobs * per_job}
+    return {"cells": len(specs), "jobs": jobs, "engine": engine, "overhead": jobs * per_job,
+            "wall": (engine + jobs * per_job) / CORES}
 
 
 def speedup(tmp: Path, repeats: int = 2) -> tuple[float, float]:
@@ -210,7 +211,7 @@ def main() -> None:
             f"engine {default['engine'] / 60:.1f} core-min, overhead {default['jobs']} x "
             f"{per_job:.2f} = {default['overhead'] / 60:.1f} core-min = "
             f"{100 * default['overhead'] / default['engine']:.1f}% of engine time; wall "
-            f"~{(default['engine'] + default['overhead']) / CORES / 60:.0f} min on {CORES} cores")
+            f"~{default['wall'] / 60:.0f} min on {CORES} cores")
         one, two = speedup(tmp)
         say(f"one cell (F3 d=316228 p=1, 24 seeds), simulate wall: 1 worker {one:.2f} s, "
             f"2 workers {two:.2f} s, speed-up {one / two:.2f}x")
@@ -221,7 +222,7 @@ def main() -> None:
             f"included): {full['wall'] / 60:.1f} min wall, {full['jobs']} jobs "
             f"({full['cells']} simulation cells), engine time {full['engine'] / 60:.1f} "
             f"core-min (estimate above: {default['jobs']} jobs, "
-            f"~{(default['engine'] + default['overhead']) / CORES / 60:.0f} min)")
+            f"~{default['wall'] / 60:.0f} min)")
     say(f"# load average after {os.getloadavg()[0]:.2f}")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

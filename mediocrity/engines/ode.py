@@ -140,23 +140,34 @@ def unpack(y, p: int):
     return y[:p], q
 
 
+def pack(gram0: np.ndarray, p: int) -> np.ndarray:
+    """The ODE state (m, q_jk for j < k) of gram0 = [[1, M0^T], [M0, Q0]]."""
+    return np.concatenate([gram0[0, 1:], gram0[1:, 1:][_upper(p)]])
+
+
+def unpack_path(ys: np.ndarray, p: int):
+    """(m (nt, p), q (nt, p, p)) from states at the saves; NaN where the run stopped."""
+    upper = _upper(p)
+    m = ys[:, :p]
+    q = np.full((ys.shape[0], p, p), np.nan)
+    q[:, upper[0], upper[1]] = q[:, upper[1], upper[0]] = ys[:, p:]
+    q[:, np.arange(p), np.arange(p)] = np.where(np.isfinite(m), 1.0, np.nan)
+    return m, q
+
+
 def integrate_full(problem: Problem, gram0: np.ndarray):
     """Full ODE from gram0 = [[1, M0^T], [M0, Q0]]: (m (nt, p), q (nt, p, p) at the saves,
     RHS evaluations, failed)."""
     p = problem.p
-    upper = np.triu_indices(p, 1)
+    upper = _upper(p)
 
     def rhs(y):
         dm, dq = ode_rhs(*unpack(y, p), p, problem.gamma, problem.noise)
         return np.concatenate([dm, dq[upper]])
 
-    y0 = np.concatenate([gram0[0, 1:], gram0[1:, 1:][upper]])
-    ys, nfev, failed = integrate(rhs, y0, lambda y: risk_from_overlaps(*unpack(y, p)), problem)
-    m = ys[:, :p]
-    q = np.full((ys.shape[0], p, p), np.nan)
-    q[:, upper[0], upper[1]] = q[:, upper[1], upper[0]] = ys[:, p:]
-    q[:, np.arange(p), np.arange(p)] = np.where(np.isfinite(m), 1.0, np.nan)
-    return m, q, nfev, failed
+    ys, nfev, failed = integrate(rhs, pack(gram0, p),
+                                 lambda y: risk_from_overlaps(*unpack(y, p)), problem)
+    return (*unpack_path(ys, p), nfev, failed)
 
 
 def run_ode(problem: Problem, gram0: np.ndarray, rng=None, save_q: bool = True) -> Run:
@@ -217,7 +228,7 @@ def model_rhs(model, m, q, p: int, gamma: float, noise: float = 0.0):
     mean, _ = model_moments(model, p)(m, q, gamma, noise)
     dm = p * mean[:p]
     dq = np.zeros((p, p))
-    upper = np.triu_indices(p, 1)
+    upper = _upper(p)
     dq[upper] = dq.T[upper] = p * mean[p:]
     return dm, dq
 
@@ -228,7 +239,6 @@ def integrate_model(problem: Problem, gram0: np.ndarray):
     from ..models import specialise
 
     p = problem.p
-    upper = np.triu_indices(p, 1)
     moments = model_moments(problem.model, p)
     risk_of = specialise("mediocrity.engines.quadrature", problem.model).risk_of
 
@@ -236,13 +246,9 @@ def integrate_model(problem: Problem, gram0: np.ndarray):
         mean, _ = moments(*unpack(y, p), problem.gamma, problem.noise)
         return p * mean
 
-    y0 = np.concatenate([gram0[0, 1:], gram0[1:, 1:][upper]])
-    ys, nfev, failed = integrate(rhs, y0, lambda y: risk_of(*unpack(y, p)), problem)
-    m = ys[:, :p]
-    q = np.full((ys.shape[0], p, p), np.nan)
-    q[:, upper[0], upper[1]] = q[:, upper[1], upper[0]] = ys[:, p:]
-    q[:, np.arange(p), np.arange(p)] = np.where(np.isfinite(m), 1.0, np.nan)
-    return m, q, nfev, failed
+    ys, nfev, failed = integrate(rhs, pack(gram0, p), lambda y: risk_of(*unpack(y, p)),
+                                 problem)
+    return (*unpack_path(ys, p), nfev, failed)
 
 
 def integrate_largep(problem: Problem, m0: np.ndarray):
