@@ -76,18 +76,22 @@ def check_data(X, y, d: int, x_name: str = "X", y_name: str = "y") -> tuple[np.n
 @numba.njit(cache=True, nogil=True)
 def units_sum(H, c, plus, minus, scale, f):
     """f_i <- scale (sum_{j in plus} c_j relu(H_ij) - sum_{j in minus} c_j relu(H_ij)), each
-    sum in index order (so mirrored units cancel exactly). A NaN in H gives a NaN f_i."""
+    sum in index order (so mirrored units cancel exactly); the two sums run interleaved and
+    branch-free. A NaN in H gives a NaN f_i."""
+    k0 = min(plus.shape[0], minus.shape[0])
     for i in range(H.shape[0]):
-        sp = 0.0
-        for k in range(plus.shape[0]):
-            h = H[i, plus[k]]
-            if not h <= 0.0:
-                sp += c[plus[k]] * h
-        sn = 0.0
-        for k in range(minus.shape[0]):
-            h = H[i, minus[k]]
-            if not h <= 0.0:
-                sn += c[minus[k]] * h
+        row = H[i]
+        sp = sn = 0.0
+        for k in range(k0):
+            hp, hn = row[plus[k]], row[minus[k]]
+            sp += c[plus[k]] * (hp if not hp <= 0.0 else 0.0)
+            sn += c[minus[k]] * (hn if not hn <= 0.0 else 0.0)
+        for k in range(k0, plus.shape[0]):
+            hp = row[plus[k]]
+            sp += c[plus[k]] * (hp if not hp <= 0.0 else 0.0)
+        for k in range(k0, minus.shape[0]):
+            hn = row[minus[k]]
+            sn += c[minus[k]] * (hn if not hn <= 0.0 else 0.0)
         f[i] = scale * (sp - sn)
 
 
