@@ -199,7 +199,13 @@ def test_sgd_stops_when_the_weights_are_not_finite(monkeypatch):
 def test_gf_stalls_when_no_step_decreases_the_loss(monkeypatch):
     # an ascent direction: every trial is rejected, the run stops after MAX_HALVINGS halvings
     _, args = _run(14)
-    monkeypatch.setattr(train, "slope", lambda y, f: y / (1 + np.exp(y * f)) / y.size)
+    descent = train._Full.gradient
+
+    def ascent(self, st, out):
+        descent(self, st, out)
+        np.negative(out, out=out)
+
+    monkeypatch.setattr(train._Full, "gradient", ascent)
     out = run_gf(*args, step=1.0, step_max=1.0, t_max=10.0, t_min=1.0, saves_per_decade=1)
     assert out["stop"] == "stalled" and out["steps"] == 0
     assert out["rejected"] == train.MAX_HALVINGS + 1

@@ -96,12 +96,35 @@ def units_sum(H, c, plus, minus, scale, f):
 
 
 @numba.njit(cache=True, nogil=True)
-def gate(H, s, a_s, G):
-    """G_ij <- s_i a_s_j 1[H_ij > 0] (relu'(0) = 0)."""
-    for i in range(H.shape[0]):
-        si = s[i]
-        for j in range(H.shape[1]):
-            G[i, j] = si * a_s[j] if H[i, j] > 0.0 else 0.0
+def logistic_gate(H, y, a_s, plus, minus, scale, f):
+    """One pass over H = X W^T, row by row: f_i as `units_sum` (c = 1), z_i = y_i f_i,
+    s_i = -y_i/(1 + exp(z_i))/n, then row i of H is overwritten by the gate
+    G_ij = s_i a_s_j 1[H_ij > 0] (relu'(0) = 0). Returns the loss
+    L = (1/n) sum_i max(-z_i, 0) + log1p(exp(-|z_i|)) (stable; summed in order i)."""
+    n = H.shape[0]
+    k0 = min(plus.shape[0], minus.shape[0])
+    total = 0.0
+    for i in range(n):
+        row = H[i]
+        sp = sn = 0.0
+        for k in range(k0):
+            hp, hn = row[plus[k]], row[minus[k]]
+            sp += hp if not hp <= 0.0 else 0.0
+            sn += hn if not hn <= 0.0 else 0.0
+        for k in range(k0, plus.shape[0]):
+            hp = row[plus[k]]
+            sp += hp if not hp <= 0.0 else 0.0
+        for k in range(k0, minus.shape[0]):
+            hn = row[minus[k]]
+            sn += hn if not hn <= 0.0 else 0.0
+        f[i] = scale * (sp - sn)
+        z = y[i] * f[i]
+        e = math.exp(-abs(z))
+        total += (-z if z < 0.0 else 0.0) + math.log1p(e)
+        si = -y[i] * ((e if z >= 0.0 else 1.0) / (1.0 + e)) / n
+        for j in range(row.shape[0]):
+            row[j] = si * a_s[j] if row[j] > 0.0 else 0.0
+    return total / n
 
 
 def sign_sets(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -153,12 +176,9 @@ def gradient(W, a, X, y) -> np.ndarray:
     s_i = -y_i/(1 + exp(y_i f_i))/n: two BLAS products. relu'(0) := 0."""
     W, a = check_network(W, a)
     X, y = check_data(X, y, W.shape[1])
-    m = W.shape[0]
-    H = X @ W.T
-    f = np.empty(X.shape[0])
-    units_sum(H, np.ones(m), *sign_sets(a), 1.0 / math.sqrt(m), f)
-    G = np.empty_like(H)
-    gate(H, slope(y, f), a / math.sqrt(m), G)
+    scale = 1.0 / math.sqrt(W.shape[0])
+    G = X @ W.T
+    logistic_gate(G, y, a * scale, *sign_sets(a), scale, np.empty(X.shape[0]))
     return G.T @ X
 
 

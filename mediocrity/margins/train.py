@@ -46,8 +46,8 @@ import numba
 import numpy as np
 
 from .data import make_sampler
-from .network import (check_data, check_network, directions, gate, init_network, logistic, rotation,
-                      sign_sets, slope, units_sum)
+from .network import (check_data, check_network, directions, init_network, logistic, logistic_gate,
+                      rotation, sign_sets, slope, units_sum)
 
 SERIES = ("t", "loss", "train_error", "margin", "test_error", "motion", "rotation_max",
           "rotation_mean", "norm")
@@ -115,18 +115,19 @@ def prepare_run(seed_sequence: np.random.SeedSequence, dataset: str, *, d: int, 
 
 # -- the two parameterisations ------------------------------------------------------------
 class _State:
-    """Parameters p (W (m, d) or r (m,)), H = X W^T (full only), f (n,), loss L."""
+    """Parameters p (W (m, d) or r (m,)), f (n,), loss L and (full only) G (n, m): H = X W^T,
+    overwritten by the gate of p once evaluated, so each state keeps its own gradient data."""
 
     def __init__(self, p: np.ndarray, n: int, m: int, full: bool):
         self.p = p
-        self.H = np.empty((n, m)) if full else None
+        self.G = np.empty((n, m)) if full else None
         self.f = np.empty(n)
         self.L = math.nan
 
 
 class _Full:
-    """The network in W: loss, gradient (two BLAS products) and test outputs, in buffers
-    allocated once."""
+    """The network in W: loss, gradient (two BLAS products and one fused pass over H between
+    them) and test outputs, in buffers allocated once."""
 
     full = True
 
@@ -138,7 +139,6 @@ class _Full:
         self.ones = np.ones(m)
         self.a_s = a * self.scale
         if self.full:
-            self.G = np.empty((X.shape[0], m))
             self.Ht = np.empty((Xt.shape[0], m))
 
     def start(self) -> np.ndarray:
@@ -148,13 +148,13 @@ class _Full:
         return p
 
     def evaluate(self, st: _State) -> None:
-        np.matmul(self.X, st.p.T, out=st.H)
-        units_sum(st.H, self.ones, self.plus, self.minus, self.scale, st.f)
-        st.L = logistic(self.y, st.f)
+        """f, L and the gate G of st.p (G is computed for every trial, rejected or not)."""
+        np.matmul(self.X, st.p.T, out=st.G)
+        st.L = logistic_gate(st.G, self.y, self.a_s, self.plus, self.minus, self.scale, st.f)
 
     def gradient(self, st: _State, out: np.ndarray) -> None:
-        gate(st.H, slope(self.y, st.f), self.a_s, self.G)
-        np.matmul(self.G.T, self.X, out=out)
+        """grad L = G^T X of the evaluated state st."""
+        np.matmul(st.G.T, self.X, out=out)
 
     def trial(self, st: _State, g, gnorm2: float, eta: float, new: _State) -> float:
         """new.p <- p - eta g; returns the Armijo decrease eta/2 |g|^2."""
