@@ -79,6 +79,14 @@ def test_gradient_equals_a_slow_per_unit_loop():
                                rtol=1e-12, atol=1e-15)
 
 
+def test_gradient_over_several_sample_blocks_with_unequal_sign_sets():
+    # n > 1024: the fused kernel works on blocks of samples; 5 units with a = +1, 1 with -1
+    W, _, X, y = _problem(d=4, m=6, n=1500, seed=5)
+    a = np.array([1.0, 1.0, -1.0, 1.0, 1.0, 1.0])
+    np.testing.assert_allclose(gradient(W, a, X, y), _slow_gradient(W, a, X, y),
+                               rtol=1e-12, atol=1e-15)
+
+
 def test_relu_derivative_at_zero_is_zero():
     # x orthogonal to w_0: w_0.x = 0 exactly, unit 0 gets no gradient
     W = np.array([[1.0, 0.0], [0.0, 1.0]])

@@ -96,34 +96,40 @@ def units_sum(H, c, plus, minus, scale, f):
 
 
 @numba.njit(cache=True, nogil=True)
-def logistic_gate(H, y, a_s, plus, minus, scale, f):
-    """One pass over H = X W^T, row by row: f_i as `units_sum` (c = 1), z_i = y_i f_i,
-    s_i = -y_i/(1 + exp(z_i))/n, then row i of H is overwritten by the gate
+def logistic_gate(HT, y, a_s, plus, minus, scale, f):
+    """On HT = H^T = W X^T (m, n), a block of samples at a time (two sweeps while it is in
+    cache): f_i as `units_sum` (c = 1; each sum in unit order, vectorised across samples),
+    z_i = y_i f_i, s_i = -y_i/(1 + exp(z_i))/n, then HT is overwritten by G^T,
     G_ij = s_i a_s_j 1[H_ij > 0] (relu'(0) = 0). Returns the loss
     L = (1/n) sum_i max(-z_i, 0) + log1p(exp(-|z_i|)) (stable; summed in order i)."""
-    n = H.shape[0]
-    k0 = min(plus.shape[0], minus.shape[0])
+    m, n = HT.shape
+    block = min(n, 1024)  # the sums and slopes of a block stay in L1
+    sp, sn, s = np.empty(block), np.empty(block), np.empty(block)
     total = 0.0
-    for i in range(n):
-        row = H[i]
-        sp = sn = 0.0
-        for k in range(k0):
-            hp, hn = row[plus[k]], row[minus[k]]
-            sp += hp if not hp <= 0.0 else 0.0
-            sn += hn if not hn <= 0.0 else 0.0
-        for k in range(k0, plus.shape[0]):
-            hp = row[plus[k]]
-            sp += hp if not hp <= 0.0 else 0.0
-        for k in range(k0, minus.shape[0]):
-            hn = row[minus[k]]
-            sn += hn if not hn <= 0.0 else 0.0
-        f[i] = scale * (sp - sn)
-        z = y[i] * f[i]
-        e = math.exp(-abs(z))
-        total += (-z if z < 0.0 else 0.0) + math.log1p(e)
-        si = -y[i] * ((e if z >= 0.0 else 1.0) / (1.0 + e)) / n
-        for j in range(row.shape[0]):
-            row[j] = si * a_s[j] if row[j] > 0.0 else 0.0
+    for b in range(0, n, block):
+        nb = min(block, n - b)
+        sp[:] = 0.0
+        sn[:] = 0.0
+        for k in range(plus.shape[0]):
+            row = HT[plus[k], b : b + nb]
+            for i in range(nb):
+                h = row[i]
+                sp[i] += h if not h <= 0.0 else 0.0
+        for k in range(minus.shape[0]):
+            row = HT[minus[k], b : b + nb]
+            for i in range(nb):
+                h = row[i]
+                sn[i] += h if not h <= 0.0 else 0.0
+        for i in range(nb):
+            f[b + i] = scale * (sp[i] - sn[i])
+            z = y[b + i] * f[b + i]
+            e = math.exp(-abs(z))
+            total += (-z if z < 0.0 else 0.0) + math.log1p(e)
+            s[i] = -y[b + i] * ((e if z >= 0.0 else 1.0) / (1.0 + e)) / n
+        for j in range(m):
+            row, aj = HT[j, b : b + nb], a_s[j]
+            for i in range(nb):
+                row[i] = s[i] * aj if row[i] > 0.0 else 0.0
     return total / n
 
 
@@ -177,9 +183,9 @@ def gradient(W, a, X, y) -> np.ndarray:
     W, a = check_network(W, a)
     X, y = check_data(X, y, W.shape[1])
     scale = 1.0 / math.sqrt(W.shape[0])
-    G = X @ W.T
-    logistic_gate(G, y, a * scale, *sign_sets(a), scale, np.empty(X.shape[0]))
-    return G.T @ X
+    GT = W @ X.T
+    logistic_gate(GT, y, a * scale, *sign_sets(a), scale, np.empty(X.shape[0]))
+    return GT @ X
 
 
 def normalized_margin(W, a, X, y) -> float:

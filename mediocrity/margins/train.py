@@ -115,12 +115,12 @@ def prepare_run(seed_sequence: np.random.SeedSequence, dataset: str, *, d: int, 
 
 # -- the two parameterisations ------------------------------------------------------------
 class _State:
-    """Parameters p (W (m, d) or r (m,)), f (n,), loss L and (full only) G (n, m): H = X W^T,
-    overwritten by the gate of p once evaluated, so each state keeps its own gradient data."""
+    """Parameters p (W (m, d) or r (m,)), f (n,), loss L and (full only) GT (m, n): H^T = W X^T,
+    overwritten by G^T of p once evaluated, so each state keeps its own gradient data."""
 
     def __init__(self, p: np.ndarray, n: int, m: int, full: bool):
         self.p = p
-        self.G = np.empty((n, m)) if full else None
+        self.GT = np.empty((m, n)) if full else None
         self.f = np.empty(n)
         self.L = math.nan
 
@@ -148,13 +148,13 @@ class _Full:
         return p
 
     def evaluate(self, st: _State) -> None:
-        """f, L and the gate G of st.p (G is computed for every trial, rejected or not)."""
-        np.matmul(self.X, st.p.T, out=st.G)
-        st.L = logistic_gate(st.G, self.y, self.a_s, self.plus, self.minus, self.scale, st.f)
+        """f, L and the gate G^T of st.p (computed for every trial, rejected or not)."""
+        np.matmul(st.p, self.X.T, out=st.GT)
+        st.L = logistic_gate(st.GT, self.y, self.a_s, self.plus, self.minus, self.scale, st.f)
 
     def gradient(self, st: _State, out: np.ndarray) -> None:
         """grad L = G^T X of the evaluated state st."""
-        np.matmul(st.G.T, self.X, out=out)
+        np.matmul(st.GT, self.X, out=out)
 
     def trial(self, st: _State, g, gnorm2: float, eta: float, new: _State) -> float:
         """new.p <- p - eta g; returns the Armijo decrease eta/2 |g|^2."""
