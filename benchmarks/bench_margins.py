@@ -3,10 +3,11 @@
 Run:  python benchmarks/bench_margins.py [--quick] [--out FILE]
 
 Prints the report; with --out also writes it to FILE. Reports, in one run on this machine:
-  * gf: time of one accepted step (trial W - eta g, H = X W^T, f, L, gate, G^T X) and of
-    run_gf per accepted step, against the "BLAS floor": the two matrix products alone,
-    X W^T (n x d)(d x m) and G^T X (m x n)(n x d), both into preallocated arrays; the ratio
-    says what the elementwise work (units_sum, gate, logistic) adds;
+  * gf: time of one accepted step (trial W - eta g, H^T = W X^T, then f, L and G^T in the
+    one kernel logistic_gate, then G^T X) and of run_gf per accepted step, against the
+    "BLAS floor": the two matrix products alone as the step lays them out, W X^T
+    (m x d)(d x n) into an (m, n) array and G^T X (m x n)(n x d) from that same array;
+    the ratio says what the elementwise work (logistic_gate) adds;
   * sgd: ns per step of the numba kernel (full network, O(m d); norm-only, O(m)) and
     ns/(m d).
 Timings are the best of a few repeats after a warm-up call (compilation excluded), with
@@ -53,12 +54,12 @@ def problem(n: int, m: int, d: int, seed: int = 0):
 def gf_times(n: int, m: int, d: int, reps: int, repeats: int) -> tuple[float, float, float]:
     """(floor, accepted step, run_gf per accepted step) in seconds."""
     W0, a, X, y = problem(n, m, d)
-    H, G, grad = np.empty((n, m)), np.random.default_rng(1).standard_normal((n, m)), np.empty((m, d))
+    GT, grad = np.empty((m, n)), np.empty((m, d))
 
     def floor():
         for _ in range(reps):
-            np.matmul(X, W0.T, out=H)
-            np.matmul(G.T, X, out=grad)
+            np.matmul(W0, X.T, out=GT)
+            np.matmul(GT, X, out=grad)
 
     model = _Full(W0, a, X, y, X[:1])
     cur, new = _State(W0.copy(), n, m, True), _State(np.empty_like(W0), n, m, True)
@@ -126,7 +127,7 @@ def main(argv=None) -> int:
         f"python {platform.python_version()}  numpy {np.__version__}  1 thread"
         f"{'  (--quick)' if args.quick else ''}")
     say()
-    say("## gf: time per accepted step vs the BLAS floor (X W^T and G^T X alone)")
+    say("## gf: time per accepted step vs the BLAS floor (W X^T and G^T X alone)")
     say(f"{'n':>6} {'m':>5} {'d':>4} {'floor ms':>10} {'step ms':>10} {'step/floor':>11} "
         f"{'run_gf ms':>10} {'run/floor':>10}")
     sizes = [(200, 16, 8)] if args.quick else [(200, 64, 16), (2000, 512, 32)]
