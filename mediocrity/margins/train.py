@@ -25,9 +25,11 @@ Stopping. A run stops at the first save past t_max ("t_max") or early, at:
       (L ~ 1/t late), so in practice only a huge step_max (eta grows 1.2x a step) gets there;
   "not_finite": the loss or the weights are not finite (sgd with a too large eta; gf cannot
       get there from a finite start, Armijo rejects non-finite trials);
-  "stalled" (gf): MAX_HALVINGS consecutive rejected trials. A trial counts only if it
-      decreases L measurably (L' < L in floating point, unless the step is zero), otherwise
-      steps below round-off would be accepted and add time without moving W. Happens at a
+  "stalled" (gf): more than MAX_HALVINGS consecutive trials without a measurable decrease
+      of L (L - L' > ROUNDOFF L). A trial is accepted only if L' < L in floating point
+      (unless the step is zero), so steps below round-off add no time; one that passes by
+      an ulp is accepted but does not reset the count (else a run at a finite minimum would
+      creep forward by tiny accepted steps and never end). Happens at a
       minimum (non-separable data, norm_only: "grad_norm" ~ 0) and in a ReLU kink valley,
       where the gradient (relu'(0) = 0, one-sided) is no descent direction for any step
       that crosses w_j.x_i = 0 (exact GF slides along the valley; "grad_norm" not small,
@@ -54,6 +56,7 @@ SERIES = ("t", "loss", "train_error", "margin", "test_error", "motion", "rotatio
 STOP_REASONS = ("t_max", "loss_underflow", "not_finite", "stalled", "max_steps")
 LOSS_FLOOR = 1e-300
 MAX_HALVINGS = 60  # a step 2**-60 ~ 1e-18 times the last accepted one: no descent left
+ROUNDOFF = 4 * np.finfo(float).eps  # a relative loss decrease below this is round-off
 GROWTH = 1.2       # eta <- min(GROWTH eta, step_max) after an accepted step
 STEPS_MAX = 2**53  # sgd step counts stay exact in float64
 
@@ -270,7 +273,7 @@ def run_gf(W0, a, X, y, Xt, yt, *, step: float, step_max: float, t_max: float, t
     gnorm2 = float(np.vdot(g, g))
     out = {key: np.full(times.size, np.nan) for key in SERIES}
     trace_t, trace_loss = [0.0], [cur.L]
-    t, eta, k, steps, rejected, halvings, stop = 0.0, step, 0, 0, 0, 0, None
+    t, eta, k, steps, rejected, idle, stop = 0.0, step, 0, 0, 0, 0, None
     while stop is None:
         while k < times.size and t >= times[k]:
             _record(model, cur, yt, out, k, t)
@@ -288,10 +291,10 @@ def run_gf(W0, a, X, y, Xt, yt, *, step: float, step_max: float, t_max: float, t
         # Armijo, and a measurable decrease unless the (projected) step is zero: a step
         # below round-off is no progress, accepting it would only add time
         if new.L <= cur.L - decrease and (new.L < cur.L or decrease == 0.0):
+            idle = 0 if cur.L - new.L > ROUNDOFF * cur.L else idle + 1
             cur, new = new, cur
             t += eta
             steps += 1
-            halvings = 0
             eta = min(GROWTH * eta, step_max)
             model.gradient(cur, g)
             gnorm2 = float(np.vdot(g, g))
@@ -300,10 +303,10 @@ def run_gf(W0, a, X, y, Xt, yt, *, step: float, step_max: float, t_max: float, t
                 trace_loss.append(cur.L)
         else:
             rejected += 1
-            halvings += 1
+            idle += 1
             eta *= 0.5
-            if halvings > MAX_HALVINGS:
-                stop = "stalled"
+        if idle > MAX_HALVINGS:
+            stop = "stalled"
     out.update(steps=steps, rejected=rejected, stop=stop, t_end=t, step_end=eta,
                grad_norm=math.sqrt(gnorm2), W=model.weights(cur.p).copy())
     if trace:
