@@ -372,7 +372,7 @@ def _check_margins_experiment(name: str, exp: dict, context: str, cfg: dict) -> 
                 engine=engine, k=min(exp["k"]) if "k" in exp else None,
                 separation=exp["separation"][0] if "separation" in exp else None,
                 references=tuple(exp["references"]), step=exp["step"][engine],
-                **{k: exp[k] for k in ("n_test", "constraint", "step_max", "t_min",
+                **{k: exp[k] for k in ("n_test", "constraint", "step_max", "max_steps", "t_min",
                                        "t_max", "saves_per_decade")})
     except ValueError as err:
         field = str(err).split("=")[0].removeprefix("MarginProblem.").strip()

@@ -44,14 +44,17 @@ def stores(engines=("gf", "sgd"), d=(8, 16, 32), m=(20,), n=(50, 200, 800, 3200)
         "t_saved": zero + 1000.0, "steps": zero + 100, "stop": zero})
     s["motion"] = s.motion_over_sqrt_m * np.sqrt(base.m)
     s["margin_max"] = s.margin
-    margin = s.margin * (1 - np.exp(-xr.DataArray(T, dims="t", coords={"t": T})))
+    t = xr.DataArray(T, dims="t", coords={"t": T})
+    norm = 3.0 + 10.0 * np.log1p(t) + 0 * s.margin  # |W|(t), as GD on the logistic loss
+    # norm-only: margin / gamma_no = 1 - 2/|W| exactly (the law limit_in_norm extrapolates)
+    margin = gamma_no * (1 - 2.0 / norm) if norm_only else s.margin * (1 - np.exp(-t))
     if nan_runs:
         s = s.where(~((s.seed == 0) & (s.engine == engines[0])))  # a hole: no run
         s["test_error"] = s.test_error.where(~((s.seed == 1) & (s.n == n[-1])))
         s["motion_over_sqrt_m"] = s.motion_over_sqrt_m.where(s.seed != 2)
         margin = margin.where(~((margin.seed == 3) & (margin.t > 10)))  # stopped early
     s = s.transpose(*dims)
-    sweep = xr.Dataset({"margin": margin.transpose(*dims, "t"),
+    sweep = xr.Dataset({"margin": margin.transpose(*dims, "t"), "norm": norm.where(margin.notnull()),
                         "t_saved": margin.t + 0 * margin}).transpose(*dims, "t")
     return s, sweep
 
@@ -148,6 +151,9 @@ def test_figure_of_each_experiment(tmp_path, name):
         assert row.n_points == 6 and abs(row.slope - 2) < 0.3
         ratio = table[table.quantity == "margin_over_norm_only"]
         assert np.allclose(ratio.value, 1 - 1 / np.sqrt(40))
+        limit = table[table.quantity == "margin_over_norm_only_limit"]  # one per engine, n
+        assert len(limit) == 8 and np.allclose(limit.value, 1.0, atol=1e-9)  # 2 engines x 4 n
+        assert (limit.value_lo <= limit.value + 1e-9).all() and (limit.m == 40).all()
 
 
 @pytest.mark.parametrize("name", paper.CONTRACT)

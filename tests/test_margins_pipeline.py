@@ -46,6 +46,7 @@ def test_default_and_quick_configs_have_M1_to_M5():
     ({"engines": ["gram"]}, "margins.X.engines"),
     ({"t_max": 0.05}, "margins.X.t_max"),
     ({"step": {"gf": -1.0}}, "margins.X.step"),
+    ({"max_steps": 0}, "margins.X.max_steps"),
     ({"references": ["svm"]}, "margins.X.references"),
     ({"n": [10**7]}, "margins.X.n"),
     ({"colour": 1}, "margins.X"),
@@ -168,7 +169,7 @@ def test_cells_merge_and_summarise_through_the_commands(tmp_path, monkeypatch, c
 
 @pytest.mark.parametrize("change, key", [
     ({"m": 7}, "m"), ({"seeds": [3, 1]}, "seeds"), ({"colour": 1}, "unknown keys"),
-    ({"engine": "gram"}, "engine"),
+    ({"engine": "gram"}, "engine"), ({"max_steps": 2.5}, "max_steps"),
 ])
 def test_run_cell_refuses_a_bad_spec_naming_the_key(tmp_path, monkeypatch, capsys, change, key):
     monkeypatch.chdir(tmp_path)

@@ -56,14 +56,14 @@ GF_GROWTH = 1.2      # the gf step grows by this factor per accepted step
 
 def gf_run_seconds(problem) -> float:
     """Accepted gf steps to t_max (the step grows x1.2 up to step_max; rejections not
-    counted) x two products of n m d multiply-adds."""
+    counted; at most max_steps) x two products of n m d multiply-adds."""
     step = min(problem.step, problem.step_max)
     log_g = math.log(GF_GROWTH)
     ramp = math.log(problem.step_max / step) / log_g
     t_ramp = step * (GF_GROWTH ** ramp - 1) / (GF_GROWTH - 1)
     steps = (math.log(1 + (GF_GROWTH - 1) * problem.t_max / step) / log_g
              if t_ramp >= problem.t_max else ramp + (problem.t_max - t_ramp) / problem.step_max)
-    return steps * 2 * problem.n * problem.m * problem.d * GF_FLOP_NS * 1e-9
+    return min(steps, problem.max_steps) * 2 * problem.n * problem.m * problem.d * GF_FLOP_NS * 1e-9
 
 
 def relu_sgd_run_seconds(problem) -> float:

@@ -249,8 +249,45 @@ def draw_m3(r: dict):
     return fig
 
 
+def draw_m5_limit(ax, r: dict) -> None:
+    """Seed-mean margin / gamma_norm_only vs 1/|W| at the largest d and m, per n, over the
+    saves of the fit, with the fitted lines c0 + c1/|W| carried to 1/|W| = 0."""
+    late, rows = r["late"], [row for row in r["rows"]
+                             if row["quantity"] == "margin_over_norm_only_limit"]
+    plotted, handles = False, []
+    if late is not None:
+        colors = palette(late.n.values)
+        for row in rows:
+            cell = dict(engine=row["engine"], n=row["n"])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                means = late.sel(cell).mean("seed")
+            mean, x = means.isel(what=0), 1.0 / means.isel(what=1).values
+            style = dict(color=colors[row["n"]], ls=ENGINE_LINES.get(row["engine"], "-"))
+            plotted |= _errorbar(ax, x, mean.values, log_y=False,
+                                 marker=ENGINE_MARKERS.get(row["engine"], "o"), **style)
+            if np.isfinite(row["value"]) and np.isfinite(mean.values).any():
+                i = int(np.nanargmin(x))
+                ax.plot([0.0, x[i]], [row["value"], mean.values[i]], lw=0.8, alpha=0.7,
+                        **{**style, "ls": ":"})
+            handles.append(Line2D([], [], label=(
+                f"{row['engine']}, n = {row['n']:g}: t → ∞ "
+                f"{_ci(row['value'], row['value_lo'], row['value_hi'])}"), **style))
+        ax.axhline(1.0, color="k", ls=":", lw=0.9)
+    finish_axes(ax, plotted, "1 / ‖W‖_F (t → ∞ at 0)", "margin / γ_norm_only (seed mean)",
+                log_x=False, log_y=False, handles=handles)
+    if plotted:
+        ax.set_xlim(left=0.0)
+    if late is None:
+        _note(ax, "no margin series or gamma_norm_only: no t → ∞ extrapolation", 0.4)
+    top = f"d = {r['summary'].d.values.max():g}, m = {r['summary'].m.values.max():g}"
+    ax.set_title(f"last decades of t ({top}): fit c0 + c1/‖W‖, c0 = the t → ∞ value",
+                 fontsize=8)
+
+
 def draw_m5(r: dict):
-    fig, (left, right) = new_figure(2)
+    fig, (left, middle, right) = new_figure(3)
+    draw_m5_limit(middle, r)
     ds = r["summary"]
     d_top = ds.d.values.max()
     colors = palette(ds.n.values)
@@ -277,41 +314,44 @@ def draw_m5(r: dict):
     if not r["have"]:
         _note(left, "no gamma_norm_only in the store (reference norm_only not computed)", 0.4)
     left.set_title(f"margin vs the largest norm-only margin (d = {d_top:g})", fontsize=8)
-    # right: test error vs n gamma^2
-    te = ds["test_error"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        x_all = ds.n * r["gamma"].where(r["gamma"] > 0).mean("seed") ** 2
-    cells = [(d, m) for d in ds.d.values for m in ds.m.values]
-    colors = palette(cells)
+    # right: n_eps vs 1/gamma_norm_only per (d, m) cell, log-log, with the fitted slope
+    samples = r["samples"]  # (what: 1/gamma, n_eps) per (engine, d, m)
+    colors = palette(ds.d.values)
+    marks = dict(zip(ds.m.values, ("v", "s", "D", "o", "^", "P")))
     plotted, handles = False, []
-    for engine in ds.engine.values:
-        for d, m in cells:
-            sel = dict(engine=engine, d=d, m=m)
-            mean, sem = _mean_sem(te.sel(sel))
-            x = x_all.sel(sel).sortby("n")
-            mean, sem = mean.sel(n=x.n), sem.sel(n=x.n)
-            plotted |= _errorbar(right, x, mean, mean - sem, mean + sem, log_y=False,
-                                 color=colors[(d, m)], ls=ENGINE_LINES.get(engine, "-"),
-                                 marker=ENGINE_MARKERS.get(engine, "o"))
-    handles += [Line2D([], [], color=c, lw=2, label=describe({"d": d, "m": m}))
-                for (d, m), c in colors.items()]
+    for engine in samples.engine.values:
+        for d in samples.d.values:
+            for m in samples.m.values:
+                x, y = (float(samples.sel(engine=engine, d=d, m=m).isel(what=k)) for k in (0, 1))
+                plotted |= _errorbar(right, [x], [y], color=colors[d], ls="",
+                                     marker=marks.get(m, "o"))
+        fit = r["fits"].get((engine,))
+        if fit:
+            xs = np.array([fit["x_lo"], fit["x_hi"]])
+            est = samples.sel(engine=engine)
+            ok = np.isfinite(est.isel(what=0)) & np.isfinite(est.isel(what=1))
+            x0 = float(np.exp(np.log(est.isel(what=0).where(ok)).mean()))
+            y0 = float(np.exp(np.log(est.isel(what=1).where(ok)).mean()))
+            right.plot(xs, y0 * (xs / x0) ** fit["slope"], color="0.3",
+                       ls=ENGINE_LINES.get(engine, "-"), lw=0.9)
+            right.plot(xs, y0 * (xs / x0) ** 2.0, color="k", ls=":", lw=0.9)
+    handles += [Line2D([], [], color=c, lw=2, label=f"d = {d:g}") for d, c in colors.items()]
+    handles += [Line2D([], [], color="0.3", ls="", marker=mk, label=f"m = {m:g}")
+                for m, mk in marks.items()]
     for engine, fit in r["fits"].items():
-        label = (f"{engine[0]}: log n_ε vs log 1/γ slope "
-                 f"{_ci(fit['slope'], fit['slope_lo'], fit['slope_hi'])} (claim 2)"
+        label = (f"{engine[0]}: slope {_ci(fit['slope'], fit['slope_lo'], fit['slope_hi'])}"
                  if fit else f"{engine[0]}: no n_ε vs 1/γ fit on this grid")
         handles.append(Line2D([], [], color="0.3", ls=ENGINE_LINES.get(engine[0], "-"),
                               label=label))
-    handles.append(Line2D([], [], label=f"ε = {r['eps']:g}", **EPS_STYLE))
-    right.axhline(r["eps"], **EPS_STYLE)
-    finish_axes(right, plotted, "n γ_norm_only² (samples in units of 1/margin²)",
-                "test error (mean ± sem)", log_y=False, handles=handles)
+    handles.append(Line2D([], [], color="k", ls=":", lw=0.9, label="~ 1/γ² (the bound's rate)"))
+    finish_axes(right, plotted, "1 / γ_norm_only (seed mean at the largest n)",
+                f"samples n_ε to test error ε = {r['eps']:g}", handles=handles)
     missing = [engine[0] for engine, fit in r["fits"].items() if fit is None]
     if missing:
         _note(right, f"no fit of log n_ε on log 1/γ for {', '.join(missing)}: fewer than 2 "
                      f"(d, m) cells reach ε = {r['eps']:g}, or 1/γ spans < {MIN_SPAN:g}x",
               0.35)
-    right.set_title("test error vs n γ²: claim samples ~ 1/γ_norm_only²", fontsize=8)
+    right.set_title("n_ε vs 1/γ_norm_only per (d, m): the bound n ~ 1/γ²", fontsize=8)
     set_title(fig, "M5", "directions frozen (norm_only): margin and samples vs the largest "
               "norm-only margin", fixed_text(r["fixed"]), _seeds(ds))
     return fig

@@ -36,6 +36,7 @@ CONTRACT = ("M1", "M2", "M3", "M4", "M5")
 EPS = 0.1  # test error that defines the samples needed, n_eps
 CONFIDENCE = 0.95
 MIN_SPAN = 1.25  # M5: fit n_eps vs 1/gamma only where 1/gamma spans at least this factor
+LIMIT_DECADES = 4  # M5: the t -> infinity margin from the saves of the last decades of t
 BOOT_BLOCK_VALUES = 4_000_000  # resampled values held in memory at once
 GRID = ("engine", "d", "m", "n", "k", "separation")
 FIT_COLUMNS = ("experiment", "quantity", "engine", "law", "x_name", "x_lo", "x_hi",
@@ -153,6 +154,17 @@ def fit_power(x, estimate: np.ndarray, boot: np.ndarray) -> dict:
     return dict(slope=slope, slope_lo=float(lo), slope_hi=float(hi), n_points=int(used.sum()),
                 x_lo=float(x[used].min()) if used.any() else np.nan,
                 x_hi=float(x[used].max()) if used.any() else np.nan)
+
+
+def limit_in_norm(norm, ratio) -> np.ndarray:
+    """c0 of the least-squares line ratio = c0 + c1 / |W| over the last axis (NaN points
+    dropped): the t -> infinity value of the normalized margin. In the norm-only class f
+    is linear in r, and GD on the logistic loss of separable data goes as
+    r(t) = r_max ln t + rho(t) with rho bounded (Soudry et al. 2018, projected here onto
+    r >= 0): the margin gap is O(|rho| / |r|), linear in 1/|W|. (In 1/ln t the same
+    law carries an unknown offset ln t0, and fitting without it overshoots.)"""
+    return weighted_line(1.0 / np.asarray(norm, float), np.asarray(ratio, float),
+                         np.ones(np.shape(ratio)))[0]
 
 
 def seed_mean(da: xr.DataArray) -> xr.DataArray:
@@ -302,10 +314,13 @@ def measure_m3(summary: xr.Dataset, n_boot: int, seed: int) -> dict:
     return out
 
 
-def measure_m5(summary: xr.Dataset, n_boot: int, seed: int, eps: float = EPS) -> dict:
-    """Final margin / gamma_norm_only vs m (per engine, n); test error vs n gamma^2; the
-    slope of log n_eps on log(1/gamma_norm_only) over the (d, m) cells that reach eps
-    (gamma: seed-mean at the largest n), when 1/gamma spans a factor >= MIN_SPAN."""
+def measure_m5(summary: xr.Dataset, sweep: xr.Dataset | None, n_boot: int, seed: int,
+               eps: float = EPS) -> dict:
+    """Final margin / gamma_norm_only vs m (per engine, n); its t -> infinity value at the
+    largest d and m (`limit_in_norm` over the saves of the last LIMIT_DECADES decades);
+    test error vs n gamma^2; the slope of log n_eps on log(1/gamma_norm_only) over the
+    (d, m) cells that reach eps (gamma: seed-mean at the largest n), when 1/gamma spans a
+    factor >= MIN_SPAN."""
     ds, fixed = fix_grid(summary, ("m", "n", "engine", "d"))
     have = "gamma_norm_only" in ds
     gamma = ds["gamma_norm_only"] if have else xr.full_like(ds["margin"], np.nan)
@@ -316,6 +331,33 @@ def measure_m5(summary: xr.Dataset, n_boot: int, seed: int, eps: float = EPS) ->
     claim = "margin -> the largest norm-only margin at large width: ratio -> 1"
     rows = []
     m_top = ds.m.values.max()
+    top = dict(d=d_top, m=m_top)
+    late = None
+    if sweep is not None and have:
+        sw = fix_grid(sweep[["margin", "norm"]], ("m", "n", "engine", "d"), prefer=fixed)[0]
+        t = sw.t.values
+        keep = t >= t.max() / 10.0**LIMIT_DECADES
+        g_top = gamma.sel(top)
+        late = xr.concat([sw["margin"].sel(top) / g_top.where(g_top > 0), sw["norm"].sel(top)],
+                         "what").isel(t=keep).transpose("what", ..., "seed", "t")
+
+        def limit(sample):  # seed means of the ratio and of |W| at every save, then the fit
+            means = seed_mean(sample)
+            ratio_t, norm_t = means.isel(what=0), means.isel(what=1)
+            return ratio_t.isel(t=0, drop=True).copy(data=limit_in_norm(norm_t, ratio_t))
+
+        late_limit = limit(late)
+        late_lo, late_hi = (late_limit.copy(data=v)
+                            for v in interval(bootstrap(late, limit, n_boot, seed)))
+        for cell, part in series(late_limit, ("engine", "n")):
+            rows.append(_row("M5", "margin_over_norm_only_limit", law="value",
+                             value=float(part), value_lo=float(late_lo.sel(cell)),
+                             value_hi=float(late_hi.sel(cell)), value_theory=1.0, m=int(m_top),
+                             n_runs=int(present(ds).sel(top).sel(cell).sum()),
+                             n_dropped=int((present(ds) & ~valid).sel(top).sel(cell).sum()),
+                             fixed=fixed_text({**fixed, "d": d_top,
+                                               "t": f"{t[keep].min():.3g}-{t[keep].max():.3g}"}),
+                             claim=claim + " (t -> infinity: c0 of c0 + c1/|W|)", **cell))
     for cell, part in series(mean.sel(d=d_top, m=m_top), ("engine", "n")):
         rows.append(_row("M5", "margin_over_norm_only", law="value", value=float(part),
                          value_lo=float(lo.sel(d=d_top, m=m_top, **cell)),
@@ -356,7 +398,7 @@ def measure_m5(summary: xr.Dataset, n_boot: int, seed: int, eps: float = EPS) ->
                          fixed=fixed_text(fixed), claim=claim_n, **cell, **fit))
     return dict(summary=ds, fixed=fixed, ratio=ratio, mean=mean, lo=lo, hi=hi, valid=valid,
                 gamma=gamma, have=have, fits=fits, rows=rows, eps=eps, claim=claim,
-                claim_n=claim_n)
+                claim_n=claim_n, late=late, samples=est)
 
 
 # -- output -------------------------------------------------------------------------------------
@@ -414,7 +456,7 @@ def measure(experiment: str, summary: xr.Dataset, sweep: xr.Dataset | None, n_bo
         return measure_samples("M4", summary, "k", ("engine", "separation"), n_boot, seed,
                                1.0, "samples scale with the number of groups: n_eps ~ k")
     if experiment == "M5":
-        return measure_m5(summary, n_boot, seed)
+        return measure_m5(summary, sweep, n_boot, seed)
     raise ValueError(f"experiment {experiment!r}: the margins figures are {CONTRACT}")
 
 
@@ -427,7 +469,8 @@ def figure_with_fits(experiment, summary_path, sweep_path, stem, csv_path, tex_p
 
     with xr.open_zarr(summary_path) as summary, xr.open_zarr(sweep_path) as sweep:
         summary = summary.load()
-        sweep = sweep[["margin"]].load() if experiment == "M2" else None
+        sweep = ({"M2": sweep[["margin"]], "M5": sweep[["margin", "norm"]]}[experiment].load()
+                 if experiment in ("M2", "M5") else None)
     result = measure(experiment, summary, sweep, int(n_boot), int(bootstrap_seed))
     table = fit_table(result["rows"])
     for path in (csv_path, tex_path, f"{stem}.pdf"):

@@ -26,6 +26,7 @@ REFERENCES = ("ntk", "ntk_infinite", "norm_only")
 D_MAX, M_MAX, N_MAX = 4096, 65536, 10**6
 ARRAY_MAX = 2 * 10**8  # entries of the largest array of a run (n x d, n x m, m x d)
 T_RATIO_MAX = 1e15
+MAX_STEPS = 10**6  # gf: accepted steps of one run, by default (tiny margins need ~1/gamma^2)
 
 
 def _is_int(x) -> bool:
@@ -46,8 +47,9 @@ def _require(ok: bool, name: str, value, allowed: str) -> None:
 class MarginProblem:
     """f(x; W) = (1/sqrt m) sum_j a_j relu(w_j.x) trained on n samples of `data` in
     dimension d by `engine` (gf: full-batch gradient descent with backtracking, first
-    step `step`, at most `step_max`; sgd: one sample per step of size `step`), with the
-    logistic loss; `k` groups and `separation` for the collapse data only."""
+    step `step`, at most `step_max`, at most `max_steps` accepted steps; sgd: one sample
+    per step of size `step`), with the logistic loss; `k` groups and `separation` for the
+    collapse data only."""
 
     data: str
     d: int
@@ -60,6 +62,7 @@ class MarginProblem:
     constraint: str = "none"
     step: float = 0.1
     step_max: float = 1e6
+    max_steps: int = MAX_STEPS
     t_min: float = 0.1
     t_max: float = 1000.0
     saves_per_decade: int = 10
@@ -93,6 +96,8 @@ class MarginProblem:
                  "a finite number > 0")
         _require(_is_real(self.step_max) and self.step_max > 0, "step_max", self.step_max,
                  "a finite number > 0 (it caps every gf step, the first one included)")
+        _require(_is_int(self.max_steps) and 1 <= self.max_steps <= 10**12, "max_steps",
+                 self.max_steps, "an integer in [1, 1e12] (accepted gf steps of one run)")
         _require(_is_real(self.t_min) and self.t_min > 0, "t_min", self.t_min,
                  "a finite number > 0")
         _require(_is_real(self.t_max) and self.t_min < self.t_max <= T_RATIO_MAX * self.t_min,

@@ -79,7 +79,8 @@ def _run_seed(problem: MarginProblem, root_seed: int, seed: int) -> dict:
     run = prepare_run(seed_sequence(root_seed, problem, seed), problem.data, d=problem.d,
                       m=problem.m, n=problem.n, n_test=problem.n_test, **_params(problem))
     runner = _runner(problem.engine)
-    options = {"step": problem.step, "step_max": problem.step_max, "t_min": problem.t_min,
+    options = {"step": problem.step, "step_max": problem.step_max,
+               "max_steps": problem.max_steps, "t_min": problem.t_min,
                "t_max": problem.t_max, "saves_per_decade": problem.saves_per_decade,
                "norm_only": problem.constraint == "norm_only",
                "order_rng": run["order_rng"]}

@@ -19,7 +19,7 @@ from .problem import MarginProblem
 
 SIM_PATTERN = ("{experiment}/cells/{engine}/"
                "d{d}_m{m}_n{n}_k{k}_r{separation}_s{start}-{stop}.zarr")
-RUN_KEYS = ("data", "n_test", "constraint", "step", "step_max", "t_min", "t_max",
+RUN_KEYS = ("data", "n_test", "constraint", "step", "step_max", "max_steps", "t_min", "t_max",
             "saves_per_decade", "references")
 # the wildcards of the margins_cell rule beyond those of common.smk (engine: this family's)
 WILDCARDS = {"engine": "|".join(family_names("margins")), "m": "[0-9]+", "n": "[0-9]+",
@@ -166,5 +166,5 @@ def experiment_attrs(cfg: dict, name: str) -> dict:
             "config_hash": experiment_hash(cfg, name),
             "root_seed": cfg["root_seed"], "mediocrity_version": __version__,
             **{k: exp[k] for k in ("data", "seeds", "constraint", "step", "step_max",
-                                   "t_min", "t_max", "saves_per_decade", "n_test")},
+                                   "max_steps", "t_min", "t_max", "saves_per_decade", "n_test")},
             "references": list(exp["references"])}
