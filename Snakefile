@@ -30,6 +30,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/merge.smk"
 include: "workflow/rules/measure.smk"
+include: "workflow/rules/margins.smk"
 
 
 if Path(workflow.basedir, "workflow/rules/paper.smk").exists():

@@ -12,11 +12,12 @@ Reports, in one run on this machine (other users' load included, see the load av
     engine core-seconds) / jobs, engine core-seconds summed from the cells' timing attrs;
   * the default preset's overhead estimate: its jobs x (b), against its engine time =
     the cost model of mediocrity.sweep calibrated here, per kind of cell (sgd; gram at
-    p = 1; gram at p > 1; sde), on a sample of default cells with fewer seeds;
+    p = 1; gram at p > 1; sde), on a sample of default cells with fewer seeds, plus the
+    margins study's cells at their registry cost model (not calibrated);
   * speed-up of the simulation stage of one cell with 2 local Dask workers over 1;
   * with --full DIR: the default preset rebuilt from nothing (`snakemake --cores 2`) in a
     fresh copy of the workflow at DIR (kept, for its figures and fits), its wall time and
-    jobs against the estimate above.
+    jobs against the estimate above, and the engine time per family (escape, margins).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import xarray as xr
 
 import mediocrity
 from mediocrity.config import load_config
+from mediocrity.margins import sweep as margins_sweep
 from mediocrity.models import DEFAULT as DEFAULT_MODEL
 from mediocrity.simulate import resolve_engine
 from mediocrity.sweep import (Cell, cell_spec, experiment_cells, modelled_seconds, problem_of,
@@ -53,13 +55,18 @@ def copy_workflow(where: Path) -> Path:
     return where
 
 
-def engine_seconds(results: Path) -> tuple[float, int]:
-    """Sum of the cells' engine seconds (per-seed kernel wall times) and the cell count."""
+def engine_seconds(results: Path) -> tuple[dict[str, float], int]:
+    """Sum of the cells' engine seconds (per-seed kernel wall times) per family (escape,
+    margins: a store's attrs["family"], escape when absent) and the cell count."""
     import zarr
 
     cells = list(results.glob("**/cells/*/*.zarr"))
-    return sum(float(zarr.open_group(str(c), mode="r").attrs["seconds_engine"])
-               for c in cells), len(cells)
+    seconds = {}
+    for c in cells:
+        attrs = zarr.open_group(str(c), mode="r").attrs
+        family = attrs.get("family", "escape")
+        seconds[family] = seconds.get(family, 0.0) + float(attrs["seconds_engine"])
+    return seconds, len(cells)
 
 
 def rebuild(where: Path, *config: str) -> dict:
@@ -74,8 +81,9 @@ def rebuild(where: Path, *config: str) -> dict:
     if run.returncode != 0:
         raise SystemExit(run.stdout[-3000:] + run.stderr[-3000:])
     jobs = int(run.stdout.count("Finished jobid") + run.stderr.count("Finished jobid"))
-    engine, cells = engine_seconds(where / "results")
-    return {"wall": wall, "jobs": jobs, "cells": cells, "engine": engine}
+    families, cells = engine_seconds(where / "results")
+    return {"wall": wall, "jobs": jobs, "cells": cells, "engine": sum(families.values()),
+            "families": families}
 
 
 def quick_preset(tmp: Path) -> dict:
@@ -153,8 +161,12 @@ def default_preset(per_job: float, scale: dict[str, float]) -> dict:
     engine = sum(modelled_seconds(s) * scale[kind(s)] for s in specs)
     odes = sum(exp["ode"] for exp in cfg["experiments"].values())
     jobs = len(specs) + odes + 2 * len(cfg["experiments"]) + 1  # + merges, exit times, warmup
-    return {"cells": len(specs), "jobs": jobs, "engine": engine, "overhead": jobs * per_job,
-            "wall": (engine + jobs * per_job) / CORES}
+    margins = [margins_sweep.cell_spec(cfg, c) for name in cfg.get("margins", {})
+               for c in margins_sweep.experiment_cells(cfg, name)]
+    engine += sum(margins_sweep.modelled_seconds(s) for s in margins)
+    jobs += len(margins) + 3 * len(cfg.get("margins", {}))  # + merge, summary, figure
+    return {"cells": len(specs) + len(margins), "jobs": jobs, "engine": engine,
+            "overhead": jobs * per_job, "wall": (engine + jobs * per_job) / CORES}
 
 
 def speedup(tmp: Path, repeats: int = 2) -> tuple[float, float]:
@@ -221,8 +233,8 @@ def main() -> None:
         say(f"default preset end to end (snakemake --cores {CORES}, from nothing, figures "
             f"included): {full['wall'] / 60:.1f} min wall, {full['jobs']} jobs "
             f"({full['cells']} simulation cells), engine time {full['engine'] / 60:.1f} "
-            f"core-min (estimate above: {default['jobs']} jobs, "
-            f"~{default['wall'] / 60:.0f} min)")
+            f"core-min ({', '.join(f'{k} {v / 60:.1f}' for k, v in full['families'].items())}"
+            f"; estimate above: {default['jobs']} jobs, ~{default['wall'] / 60:.0f} min)")
     say(f"# load average after {os.getloadavg()[0]:.2f}")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

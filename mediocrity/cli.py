@@ -49,6 +49,13 @@ def warmup() -> None:
                 problem = Problem(d=8, p=2, gamma=0.1, noise=0.1, t_max=0.01, t_min=1e-3,
                                   model=model)
                 simulate(problem, engine=engine, seeds=1, scheduler="sync")
+    from .margins.problem import MarginProblem
+    from .margins.simulate import simulate as train
+
+    for record in registry.ENGINES:  # the margins study's compiled engines
+        if record.family == "margins" and record.compiled:
+            train(MarginProblem(data="parity", d=4, m=4, n=4, n_test=4, engine=record.name,
+                                t_max=0.2), seeds=1, scheduler="sync")
 
 
 def _overrides(pairs: list[str]) -> dict:
@@ -325,7 +332,7 @@ def check_ode_spec(text: str) -> dict:
     # apply to (the ODE has no steps), so only the grid and the model are checked
     from .engines import registry
 
-    exp.update(seeds=1, engines=[next(e.name for e in registry.ENGINES
+    exp.update(seeds=1, engines=[next(e.name for e in registry.ESCAPE_ENGINES
                                       if e.sweep and not e.steps)])
     if not any(k in exp for k in GAMMA_KEYS):
         raise CLIError(f"--spec: one of {', '.join(GAMMA_KEYS)} is required")
@@ -464,6 +471,11 @@ def main(argv: list[str] | None = None) -> int:
         from .paper import main_paper
 
         return guarded("mediocrity paper", lambda a: main_paper(a[1:]), argv)
+    if [a for a in argv if a != "--debug"][:1] == ["margins"]:
+        # the margins study's pipeline steps: mediocrity.margins.cli
+        from .margins.cli import main_margins
+
+        return guarded("mediocrity margins", lambda a: main_margins(a[1:]), argv)
     return guarded("mediocrity", _main, argv)
 
 
@@ -476,6 +488,7 @@ def _main(argv: list[str]) -> int:
     sub.add_parser("info", help="print versions and the numba threading layer")
     sub.add_parser("warmup", help="compile the numba kernels into the cache")
     sub.add_parser("paper", help="paper figures, fits and summaries (see `mediocrity paper -h`)")
+    sub.add_parser("margins", help="the margins study's pipeline steps (see `mediocrity margins -h`)")
     _add_pipeline_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "info":

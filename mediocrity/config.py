@@ -337,6 +337,48 @@ def _check_model(key: str, exp: dict, gamma_key: str, context: str) -> None:
                                   f"{context}")
 
 
+def _check_margins_experiment(name: str, exp: dict, context: str, cfg: dict) -> None:
+    """What the schema cannot say for a margins experiment: k and separation exactly for
+    the collapse data, k <= d, t_max > t_min, distinct names, a bounded number of jobs,
+    every cell a valid MarginProblem."""
+    from .margins.problem import MarginProblem
+
+    key = f"margins.{name}"
+    if name in cfg["experiments"]:
+        raise ConfigError(f"config key '{key}': the name {name!r} is also an experiment of "
+                          f"'experiments' (both would write results/{name}/){context}")
+    for axis in ("k", "separation"):
+        if (axis in exp) != (exp["data"] == "collapse"):
+            need = "required" if exp["data"] == "collapse" else "allowed only"
+            raise ConfigError(f"config key '{key}.{axis}': {need} for data 'collapse' (data "
+                              f"= {exp['data']!r}){context}")
+    if exp["t_max"] <= exp["t_min"]:
+        raise ConfigError(f"config key '{key}.t_max' = {exp['t_max']!r}: must be > t_min "
+                          f"= {exp['t_min']!r}{context}")
+    if exp["data"] == "collapse" and max(exp["k"]) > min(exp["d"]):
+        raise ConfigError(f"config key '{key}.k': k = {max(exp['k'])} groups need "
+                          f"orthonormal centres, so k <= d = {min(exp['d'])}{context}")
+    n_cells = (len(exp["d"]) * len(exp["m"]) * len(exp["n"]) * len(exp.get("k", [0]))
+               * len(exp.get("separation", [0])) * len(exp["engines"])
+               * math.ceil(exp["seeds"] / max(cfg["seeds_per_job"], 1)))
+    if n_cells > MAX_CELLS:
+        raise ConfigError(f"config key '{key}': {n_cells} simulation jobs (d x m x n x k x "
+                          f"separation x engines x seed chunks): allowed at most "
+                          f"{MAX_CELLS}; raise seeds_per_job or shrink the grid{context}")
+    try:  # the largest sizes: every bound of a MarginProblem holds
+        for engine in exp["engines"]:
+            MarginProblem(
+                data=exp["data"], d=max(exp["d"]), m=max(exp["m"]), n=max(exp["n"]),
+                engine=engine, k=min(exp["k"]) if "k" in exp else None,
+                separation=exp["separation"][0] if "separation" in exp else None,
+                references=tuple(exp["references"]), step=exp["step"][engine],
+                **{k: exp[k] for k in ("n_test", "constraint", "step_max", "max_steps", "t_min",
+                                       "t_max", "saves_per_decade")})
+    except ValueError as err:
+        field = str(err).split("=")[0].removeprefix("MarginProblem.").strip()
+        raise ConfigError(f"config key '{key}.{field}': {err}{context}") from None
+
+
 def problem_for(exp: dict, d: int, p: int, gamma: float, noise: float) -> Problem:
     """The Problem of one cell of an experiment."""
     return Problem(d=int(d), p=int(p), gamma=float(gamma), noise=float(noise),
@@ -426,6 +468,8 @@ def resolve_config(raw: dict, workflow_dir, explicit: dict | None = None) -> dic
     check_results_dir(cfg["results"])
     for name, exp in cfg["experiments"].items():
         _check_experiment(name, exp, context, cfg["seeds_per_job"])
+    for name, exp in cfg["margins"].items():
+        _check_margins_experiment(name, exp, context, cfg)
     return cfg
 
 
@@ -438,7 +482,8 @@ def load_config(configfile, workflow_dir, overrides: dict | None = None) -> dict
 def experiment_hash(cfg: dict, name: str) -> str:
     """sha256 (16 hex digits) of what determines an experiment's results: its resolved
     settings and the root seed."""
-    settings = {k: v for k, v in cfg["experiments"][name].items() if k != "description"}
+    exp = cfg["experiments"][name] if name in cfg["experiments"] else cfg["margins"][name]
+    settings = {k: v for k, v in exp.items() if k != "description"}
     payload = {"root_seed": cfg["root_seed"], "experiment": name, "settings": settings}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -27,7 +27,7 @@ RANGE_DIM = "d_range"  # fits over several d ranges: dims (d_range, *FIT_DIMS)
 OWN_RANGE, OVERLAP_RANGE = "own", "overlap"
 EXACT_ENGINES = registry.exact_names()  # the same law at every d
 # the diffusion approximation (O(1/d) off the exact law): the stochastic inexact engine
-DIFFUSION = next(e.name for e in registry.ENGINES if e.stochastic and not e.exact)
+DIFFUSION = next(e.name for e in registry.ESCAPE_ENGINES if e.stochastic and not e.exact)
 CONFIDENCE = 0.95
 BOOT_BLOCK_VALUES = 2_000_000  # bootstrap draws held in memory at once (per cell)
 LATEX_QUANTITIES = ("slope", "slope_lo", "slope_hi", "slope_theory", "intercept",

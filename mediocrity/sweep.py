@@ -188,9 +188,8 @@ class SeedProgress:
         self.started[key] = time.perf_counter()
 
     def _posttask(self, key, result, dsk, state, worker_id):
-        from .engines import Run
-
-        if not isinstance(result, Run):
+        name = key[0] if isinstance(key, tuple) else str(key)
+        if not name.startswith("_run_seed"):  # a seed's run (of either study)
             return
         now = time.perf_counter()
         self.engine_seconds += now - self.started.pop(key)
@@ -419,9 +418,37 @@ def _results_dir(out: str) -> Path:
     return parents[depth] if len(parents) > depth else Path(out).resolve().parent
 
 
+def map_seeds(label: str, n_seeds: int, run, out: str, threads: int = 1,
+              dask_cfg: dict | None = None):
+    """`run(scheduler)` -- a call that maps a cell's seeds over Dask and returns its
+    Dataset -- on the configured scheduler, with progress; the Dataset gets the wall time,
+    the engine seconds (the seeds' own run times, measured where they ran) and where they
+    ran in its attrs. Both studies' cells run through here."""
+    log_dir = str((_results_dir(out) / "logs" / "dask-workers").resolve())
+    t0 = time.perf_counter()
+    with dask_scheduler(dask_cfg or {}, threads, log_dir) as (scheduler, where):
+        _say(f"{label}: {n_seeds} seeds on {where}, BLAS threads "
+             f"{os.environ.get('OMP_NUM_THREADS', 'unpinned')}")
+        progress = SeedProgress(label, n_seeds)
+        if isinstance(scheduler, str):
+            with progress.callback:
+                ds = run(scheduler)
+        else:
+            from distributed import get_task_stream
+
+            with get_task_stream(client=scheduler) as stream:
+                ds = run(scheduler)
+            progress.from_task_stream(stream.data)
+            _say(f"{label}: seeds done {n_seeds}/{n_seeds}, "
+                 f"elapsed {time.perf_counter() - t0:.1f} s")
+    wall = time.perf_counter() - t0
+    ds.attrs.update(seconds_simulate=wall, seconds_engine=progress.engine_seconds or wall,
+                    dask=where)
+    return ds
+
+
 def run_cell(spec: dict, out: str, threads: int = 1, dask_cfg: dict | None = None) -> None:
-    """Simulate the seeds of one cell over Dask and write them atomically to `out`.
-    Engine seconds are the seeds' own run times, measured where they ran."""
+    """Simulate the seeds of one cell over Dask and write them atomically to `out`."""
     import numpy as np
 
     from .simulate import simulate
@@ -432,35 +459,16 @@ def run_cell(spec: dict, out: str, threads: int = 1, dask_cfg: dict | None = Non
     label = (f"{spec['experiment']} {spec['engine']} d={spec['d']} p={spec['p']} "
              f"gamma={fmt(spec['gamma'])} noise={fmt(spec['noise'])} "
              f"seeds {spec['seeds'][0]}-{spec['seeds'][1]}")
-    log_dir = str((_results_dir(out) / "logs" / "dask-workers").resolve())
     t0 = time.perf_counter()
-    with dask_scheduler(dask_cfg or {}, threads, log_dir) as (scheduler, where):
-        _say(f"{label}: {len(seeds)} seeds on {where}, BLAS threads "
-             f"{os.environ.get('OMP_NUM_THREADS', 'unpinned')}")
-        progress = SeedProgress(label, len(seeds))
-        if isinstance(scheduler, str):
-            with progress.callback:
-                ds = simulate(problem, engine=spec["engine"], seeds=seeds, init=spec["init"],
-                              root_seed=spec["root_seed"], init_seed=spec["init_seed"],
-                              scheduler=scheduler)
-        else:
-            from distributed import get_task_stream
-
-            with get_task_stream(client=scheduler) as stream:
-                ds = simulate(problem, engine=spec["engine"], seeds=seeds, init=spec["init"],
-                              root_seed=spec["root_seed"], init_seed=spec["init_seed"],
-                              scheduler=scheduler)
-            progress.from_task_stream(stream.data)
-            _say(f"{label}: seeds done {len(seeds)}/{len(seeds)}, "
-                 f"elapsed {time.perf_counter() - t0:.1f} s")
-    wall = time.perf_counter() - t0
-    ds.attrs.update(experiment=spec["experiment"], cell_engine=spec["engine"],
-                    seconds_simulate=wall, seconds_engine=progress.engine_seconds or wall,
-                    dask=where)
+    ds = map_seeds(label, len(seeds), lambda scheduler: simulate(
+        problem, engine=spec["engine"], seeds=seeds, init=spec["init"],
+        root_seed=spec["root_seed"], init_seed=spec["init_seed"], scheduler=scheduler),
+        out, threads, dask_cfg)
+    ds.attrs.update(experiment=spec["experiment"], cell_engine=spec["engine"])
     write_atomic(ds, out)
-    _say(f"{label}: done in {time.perf_counter() - t0:.2f} s (simulate {wall:.2f} s, "
-         f"engine {progress.engine_seconds:.2f} s summed over seeds, "
-         f"{int(np.asarray(ds.diverged).sum())} diverged) -> {out}")
+    _say(f"{label}: done in {time.perf_counter() - t0:.2f} s (simulate "
+         f"{ds.attrs['seconds_simulate']:.2f} s, engine {ds.attrs['seconds_engine']:.2f} s "
+         f"summed over seeds, {int(np.asarray(ds.diverged).sum())} diverged) -> {out}")
 
 
 def run_ode(spec: dict, out: str, attrs: dict) -> None:
@@ -494,13 +502,20 @@ def sweep_status(cfg: dict, cores: int = 1) -> str:
     estimate of what is left (cost model calibrated on the cells already done)."""
     import zarr
 
+    from .margins import sweep as margins
+
     results = cfg["results"]
     lines, spent, done_model, todo_model, n_done, n_total, stamps = [], 0.0, 0.0, 0.0, 0, 0, []
-    for name, exp in cfg["experiments"].items():
-        cells = experiment_cells(cfg, name)
+    studies = [(name, experiment_cells(cfg, name), cell_spec, modelled_seconds,
+                ["sweep", "exit_times"] + (["ode"] if exp["ode"] else []))
+               for name, exp in cfg["experiments"].items()]
+    studies += [(name, margins.experiment_cells(cfg, name), margins.cell_spec,
+                 margins.modelled_seconds, ["sweep", "summary"])
+                for name in cfg.get("margins", {})]
+    for name, cells, spec_of, model_of, wanted in studies:
         done = 0
         for cell in cells:
-            model = modelled_seconds(cell_spec(cfg, cell))
+            model = model_of(spec_of(cfg, cell))
             path = Path(cell.path(results))
             if (path / ".zmetadata").is_file():
                 done += 1
@@ -510,7 +525,6 @@ def sweep_status(cfg: dict, cores: int = 1) -> str:
             else:
                 todo_model += model
         running = len(list(Path(results, name, "cells").glob("*/*.tmp-*")))
-        wanted = ["sweep", "exit_times"] + (["ode"] if exp["ode"] else [])
         merged = [f for f in wanted if Path(results, name, f"{f}.zarr", ".zmetadata").is_file()]
         lines.append(f"{name}: cells {done}/{len(cells)} done, {running} being written; "
                      f"stores {len(merged)}/{len(wanted)} ({', '.join(merged) or 'none'})")

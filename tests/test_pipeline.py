@@ -26,6 +26,7 @@ import yaml
 
 from mediocrity import simulate
 from mediocrity.config import load_yaml, problem_for, resolve_config
+from mediocrity.margins import sweep as margins_sweep
 from mediocrity.sweep import experiment_cells
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -251,6 +252,7 @@ def test_quick_preset_runs_end_to_end(quick_run):
     status = subprocess.run([sys.executable, "-m", "mediocrity", "status", "--config",
                              "preset=quick"], cwd=where, capture_output=True, text=True)
     n = sum(len(experiment_cells(cfg, name)) for name in cfg["experiments"])
+    n += sum(len(margins_sweep.experiment_cells(cfg, name)) for name in cfg["margins"])
     assert status.returncode == 0 and f"total: {n}/{n} cells done" in status.stdout
     # the query examples of docs/pipeline.md run as written
     docs = (ROOT / "docs/pipeline.md").read_text()

@@ -10,6 +10,7 @@ docs/models.md.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -47,6 +48,29 @@ def gram_needs(problem) -> str | None:
     return None
 
 
+# -- the margins study's engines: seconds of one run of a MarginProblem ------------------
+GF_FLOP_NS = 0.25    # ns per multiply-add of a gf step's two matrix products, one core
+RELU_SGD_NS = 1.0    # ns per entry of W per sgd step
+GF_GROWTH = 1.2      # the gf step grows by this factor per accepted step
+
+
+def gf_run_seconds(problem) -> float:
+    """Accepted gf steps to t_max (the step grows x1.2 up to step_max; rejections not
+    counted; at most max_steps) x two products of n m d multiply-adds."""
+    step = min(problem.step, problem.step_max)
+    log_g = math.log(GF_GROWTH)
+    ramp = math.log(problem.step_max / step) / log_g
+    t_ramp = step * (GF_GROWTH ** ramp - 1) / (GF_GROWTH - 1)
+    steps = (math.log(1 + (GF_GROWTH - 1) * problem.t_max / step) / log_g
+             if t_ramp >= problem.t_max else ramp + (problem.t_max - t_ramp) / problem.step_max)
+    return min(steps, problem.max_steps) * 2 * problem.n * problem.m * problem.d * GF_FLOP_NS * 1e-9
+
+
+def relu_sgd_run_seconds(problem) -> float:
+    """t_max n / step sgd steps of m d."""
+    return problem.t_max * problem.n / problem.step * problem.m * problem.d * RELU_SGD_NS * 1e-9
+
+
 @dataclass(frozen=True)
 class Engine:
     """name; runner: 'module:function' with the signature run(problem, gram0, rng, save_q)
@@ -58,7 +82,9 @@ class Engine:
     one); p_max_model: largest p for a non-default model (None: any); cost_ns(d, p): ns per
     SGD step (None: no per-step cost model); needs(problem): why it cannot run it (None:
     it can); memory_bytes(problem): working memory of one run beyond its outputs (None:
-    negligible); color, marker: figure style."""
+    negligible); color, marker: figure style; family: the study it belongs to ("escape":
+    the committees of the escape study, which every function below without a family
+    argument lists; "margins": the ReLU networks of mediocrity.margins)."""
 
     name: str
     summary: str
@@ -77,6 +103,7 @@ class Engine:
     color: str = "0.3"
     marker: str = "o"
     extra: dict = field(default_factory=dict)
+    family: str = "escape"
 
     def run(self, *args, **kwargs):
         module, func = self.runner.split(":")
@@ -124,8 +151,30 @@ ENGINES: tuple[Engine, ...] = (
            "for models other than the default)", "mediocrity.engines.sde:run_sde",
            stochastic=True, exact=False, sweep=True, compiled=True, p_max_model=3,
            color="tab:orange", marker="^"),
+    Engine("gf", "gradient flow: full-batch gradient descent with Armijo backtracking (BLAS)",
+           "mediocrity.margins.train:run_gf", stochastic=True, exact=False, sweep=True,
+           family="margins", color="tab:red", marker="o",
+           extra={"run_seconds": gf_run_seconds}),
+    Engine("sgd", "one sample per step, constant step (numba)",
+           "mediocrity.margins.train:run_sgd", stochastic=True, exact=False, sweep=True,
+           compiled=True, family="margins", color="tab:blue", marker="s",
+           extra={"run_seconds": relu_sgd_run_seconds}),
 )
-_BY_NAME = {e.name: e for e in ENGINES}
+FAMILIES = ("escape", "margins")
+ESCAPE_ENGINES = tuple(e for e in ENGINES if e.family == "escape")  # names() order
+_BY_NAME = {e.name: e for e in ESCAPE_ENGINES}
+
+
+def family_names(family: str) -> tuple[str, ...]:
+    """Engine names of a study family (escape: `names()`)."""
+    if family not in FAMILIES:
+        raise ValueError(f"family = {family!r}: allowed one of {FAMILIES}")
+    return tuple(e.name for e in ENGINES if e.family == family)
+
+
+def family_styles(family: str) -> dict[str, tuple[str, str]]:
+    """{engine: (color, marker)} of a family's figures."""
+    return {e.name: (e.color, e.marker) for e in ENGINES if e.family == family}
 
 
 def names() -> tuple[str, ...]:
@@ -142,31 +191,32 @@ def get(name: str) -> Engine:
 
 def sweep_names() -> tuple[str, ...]:
     """Engines a config's `engines` list may name (the schema enum, the wildcard)."""
-    return tuple(e.name for e in ENGINES if e.sweep)
+    return tuple(e.name for e in _BY_NAME.values() if e.sweep)
 
 
 def stochastic_names() -> frozenset[str]:
-    return frozenset(e.name for e in ENGINES if e.stochastic and e.runner)
+    return frozenset(e.name for e in _BY_NAME.values() if e.stochastic and e.runner)
 
 
 def exact_names() -> tuple[str, ...]:
     """Engines that sample the exact finite-d law (auto included)."""
-    return tuple(e.name for e in ENGINES if e.exact)
+    return tuple(e.name for e in _BY_NAME.values() if e.exact)
 
 
 def step_names() -> frozenset[str]:
     """Engines that simulate every SGD step (auto included)."""
-    return frozenset(e.name for e in ENGINES if e.steps)
+    return frozenset(e.name for e in _BY_NAME.values() if e.steps)
 
 
 def ode_flag_engine() -> str:
     """The engine of an experiment's `ode: true` job: the deterministic one that runs
     every model at any p of the default."""
-    return next(e.name for e in ENGINES if not e.stochastic and e.runner and e.models is None)
+    return next(e.name for e in _BY_NAME.values()
+                if not e.stochastic and e.runner and e.models is None)
 
 
 def compiled_names() -> tuple[str, ...]:
-    return tuple(e.name for e in ENGINES if e.compiled)
+    return tuple(e.name for e in _BY_NAME.values() if e.compiled)
 
 
 def wildcard() -> str:
@@ -176,7 +226,7 @@ def wildcard() -> str:
 
 def styles() -> dict[str, tuple[str, str]]:
     """{engine: (color, marker)} of the figures."""
-    return {e.name: (e.color, e.marker) for e in ENGINES}
+    return {e.name: (e.color, e.marker) for e in _BY_NAME.values()}
 
 
 def step_cost_ns(engine: str, d: int, p: int) -> float:

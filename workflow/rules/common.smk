@@ -9,6 +9,8 @@ from snakemake.utils import validate
 
 import mediocrity
 from mediocrity import plan, store, sweep
+from mediocrity.margins import paper as margins_paper
+from mediocrity.margins import sweep as margins_sweep
 from mediocrity.config import load_yaml, resolve_config
 
 # the config files through mediocrity's strict loader too: duplicate keys, YTE templates
@@ -34,6 +36,10 @@ if workflow.remote_exec:
 
 RESULTS = config["results"]
 EXPERIMENTS = list(config["experiments"])
+MARGINS = list(config["margins"])  # the margins study (workflow/rules/margins.smk)
+# experiment wildcard of the escape study's per-experiment rules (both studies write
+# <results>/<name>/sweep.zarr; names are distinct, checked with the config)
+ESCAPE_NAMES = margins_sweep.name_pattern(EXPERIMENTS)
 # The command of every rule, and where seeds run: not params on purpose, since neither
 # changes a result (switching schedulers must not rerun the sweep).
 MEDIOCRITY = f"{sys.executable} -m mediocrity"
@@ -72,10 +78,12 @@ def experiment_outputs():
 
 
 def final_outputs():
-    """Targets of rule all: the stores, plus the figures when workflow/rules/paper.smk
-    defines paper_targets()."""
+    """Targets of rule all: the stores of both studies, plus the figures when
+    workflow/rules/paper.smk defines paper_targets()."""
     extra = globals().get("paper_targets")
-    return experiment_outputs() + (list(extra()) if extra else [])
+    margins = [experiment_store(name, store) for name in MARGINS
+               for store in ("sweep", "summary")] + margins_paper.targets(config)
+    return experiment_outputs() + margins + (list(extra()) if extra else [])
 
 
 def simulation_cells(wildcards):

@@ -6,6 +6,8 @@ rule exit_times:
         unpack(exit_time_inputs),
     output:
         directory(experiment_store("{experiment}", "exit_times")),
+    wildcard_constraints:
+        experiment=ESCAPE_NAMES,
     log:
         f"{RESULTS}/logs/{{experiment}}/exit_times.log",
     params:

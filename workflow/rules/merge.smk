@@ -6,6 +6,8 @@ rule merge_sweep:
         simulation_cells,
     output:
         directory(experiment_store("{experiment}", "sweep")),
+    wildcard_constraints:
+        experiment=ESCAPE_NAMES,
     log:
         f"{RESULTS}/logs/{{experiment}}/merge_sweep.log",
     params:

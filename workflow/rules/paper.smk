@@ -35,7 +35,9 @@ def paper_targets():
 rule paper_fits:
     input:
         exit_times=mediocrity_paper.fit_inputs(config),
-        f7=F7_OUTPUTS[2:4],  # F7 fit rows and macros, appended to fits.csv, numbers.tex
+        # F7's and the margins study's fit rows and macros, appended to fits.csv, numbers.tex
+        f7=F7_OUTPUTS[2:4]
+        + [p for p in margins_paper.targets(config) if p.endswith((".csv", ".tex"))],
     output:
         csv=report(f"{PAPER_DIR}/fits.csv", caption="../report/fits.rst", category="Paper"),
         netcdf=f"{PAPER_DIR}/fits.nc",

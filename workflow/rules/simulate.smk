@@ -41,6 +41,8 @@ rule ode:
         ancient(rules.warmup.output[0]),
     output:
         directory(experiment_store("{experiment}", "ode")),
+    wildcard_constraints:
+        experiment=ESCAPE_NAMES,
     log:
         f"{RESULTS}/logs/{{experiment}}/ode.log",
     params:
