@@ -68,6 +68,17 @@ def _errorbar(ax, x, y, lo=None, hi=None, log_y=True, **style) -> bool:
     return True
 
 
+def _ratio_axes(ax, plotted: bool, handles: list, claim: str, ylabel: str,
+                missing: str | None) -> None:
+    """A margin-ratio-vs-width panel: the claim's line at 1, axes, and a note when the
+    reference `missing` was not computed."""
+    ax.axhline(1.0, color="k", ls=":", lw=0.9)
+    handles.append(Line2D([], [], color="k", ls=":", label=claim))
+    finish_axes(ax, plotted, "width m", ylabel, log_y=False, handles=handles)
+    if missing:
+        _note(ax, f"no gamma_{missing} in the store (reference {missing} not computed)", 0.4)
+
+
 def _mean_sem(da: xr.DataArray):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -197,12 +208,8 @@ def draw_m2(r: dict):
         handles.append(Line2D([], [], color=colors[m], marker="o", ls="", label=(
             f"m = {m:g}: {n_up}/{n_ok} runs ≥ γ_ntk; ratio {_ci(mean, lo, hi)}"
             + (f" ({drop} dropped)" if drop else ""))))
-    right.axhline(1.0, color="k", ls=":", lw=0.9)
-    handles.append(Line2D([], [], color="k", ls=":", label="claim: ratio ≥ 1"))
-    finish_axes(right, plotted, "width m", "final margin / γ_ntk (points: seeds)",
-                log_y=False, handles=handles)
-    if not r["have_ntk"]:
-        _note(right, "no gamma_ntk in the store (reference ntk not computed)", 0.4)
+    _ratio_axes(right, plotted, handles, "claim: ratio ≥ 1",
+                "final margin / γ_ntk (points: seeds)", None if r["have_ntk"] else "ntk")
     right.set_title("gf attains at least the NTK margin?", fontsize=8)
     set_title(fig, "M2", "normalized margin of gf against the NTK margin",
               fixed_text(r["fixed"]), _seeds(ds))
@@ -307,12 +314,8 @@ def draw_m5(r: dict):
                 f"{row['engine']}, n = {row['n']:g}: at m = {row['m']:g} "
                 f"{_ci(row['value'], row['value_lo'], row['value_hi'])}"
                 + (f" ({row['n_dropped']} dropped)" if row["n_dropped"] else ""))))
-    left.axhline(1.0, color="k", ls=":", lw=0.9)
-    handles.append(Line2D([], [], color="k", ls=":", label="claim: ratio → 1 at large m"))
-    finish_axes(left, plotted, "width m", "final margin / γ_norm_only (mean, 95% CI)",
-                log_y=False, handles=handles)
-    if not r["have"]:
-        _note(left, "no gamma_norm_only in the store (reference norm_only not computed)", 0.4)
+    _ratio_axes(left, plotted, handles, "claim: ratio → 1 at large m",
+                "final margin / γ_norm_only (mean, 95% CI)", None if r["have"] else "norm_only")
     left.set_title(f"margin vs the largest norm-only margin (d = {d_top:g})", fontsize=8)
     # right: n_eps vs 1/gamma_norm_only per (d, m) cell, log-log, with the fitted slope
     samples = r["samples"]  # (what: 1/gamma, n_eps) per (engine, d, m)
