@@ -15,6 +15,8 @@ ALLOWED = {
         "the interpreter that runs the paper stage: not a result-affecting parameter",
     "Shell command directly uses variable F7_CLI from outside of the rule":
         "the interpreter that runs the F7 stage: not a result-affecting parameter",
+    "Shell command directly uses variable MARGINS_CLI from outside of the rule":
+        "the interpreter that runs the margins study: not a result-affecting parameter",
     "Shell command directly uses variable DASK from outside of the rule":
         "where seeds run changes no result, so it must not be a params entry (switching "
         "schedulers would rerun every cell)",

@@ -100,8 +100,8 @@ for margins_exp in margins_paper.figure_experiments(config):
         name:
             f"margins_figure_{margins_exp}"
         input:
-            experiment_store(margins_exp, "summary"),
-            experiment_store(margins_exp, "sweep"),
+            summary=experiment_store(margins_exp, "summary"),
+            sweep=experiment_store(margins_exp, "sweep"),
         output:
             pdf=report(f"{MARGINS_PAPER}/figures/{margins_exp}.pdf",
                        caption=f"../report/{margins_exp}.rst", category="Margins"),
@@ -122,6 +122,6 @@ for margins_exp in margins_paper.figure_experiments(config):
             runtime=30,
         shell:
             "{MARGINS_CLI} figure {params.experiment} --stem {params.stem:q}"
-            " --summary {input[0]:q} --sweep {input[1]:q} --csv {output.csv:q}"
+            " --summary {input.summary:q} --sweep {input.sweep:q} --csv {output.csv:q}"
             " --tex {output.tex:q} --n-boot {params.n_boot}"
             " --bootstrap-seed {params.bootstrap_seed} > {log:q} 2>&1"
