@@ -332,6 +332,11 @@ def measure_m5(summary: xr.Dataset, sweep: xr.Dataset | None, n_boot: int, seed:
     rows = []
     m_top = ds.m.values.max()
     top = dict(d=d_top, m=m_top)
+
+    def counts(cell):  # runs made, and runs without a usable ratio, at (d_top, m_top, cell)
+        return dict(n_runs=int(present(ds).sel(top).sel(cell).sum()),
+                    n_dropped=int((present(ds) & ~valid).sel(top).sel(cell).sum()))
+
     late = None
     if sweep is not None and have:
         sw = fix_grid(sweep[["margin", "norm"]], ("m", "n", "engine", "d"), prefer=fixed)[0]
@@ -353,19 +358,15 @@ def measure_m5(summary: xr.Dataset, sweep: xr.Dataset | None, n_boot: int, seed:
             rows.append(_row("M5", "margin_over_norm_only_limit", law="value",
                              value=float(part), value_lo=float(late_lo.sel(cell)),
                              value_hi=float(late_hi.sel(cell)), value_theory=1.0, m=int(m_top),
-                             n_runs=int(present(ds).sel(top).sel(cell).sum()),
-                             n_dropped=int((present(ds) & ~valid).sel(top).sel(cell).sum()),
+                             **counts(cell),
                              fixed=fixed_text({**fixed, "d": d_top,
                                                "t": f"{t[keep].min():.3g}-{t[keep].max():.3g}"}),
                              claim=claim + " (t -> infinity: c0 of c0 + c1/|W|)", **cell))
-    for cell, part in series(mean.sel(d=d_top, m=m_top), ("engine", "n")):
+    for cell, part in series(mean.sel(top), ("engine", "n")):
         rows.append(_row("M5", "margin_over_norm_only", law="value", value=float(part),
-                         value_lo=float(lo.sel(d=d_top, m=m_top, **cell)),
-                         value_hi=float(hi.sel(d=d_top, m=m_top, **cell)), value_theory=1.0,
-                         m=int(m_top), n_runs=int(present(ds).sel(d=d_top, m=m_top, **cell)
-                                                  .sum()),
-                         n_dropped=int((present(ds) & ~valid).sel(d=d_top, m=m_top, **cell)
-                                       .sum()),
+                         value_lo=float(lo.sel(top).sel(cell)),
+                         value_hi=float(hi.sel(top).sel(cell)), value_theory=1.0,
+                         m=int(m_top), **counts(cell),
                          fixed=fixed_text({**fixed, "d": d_top}), claim=claim, **cell))
     n_top = ds.n.values.max()
     te = ds["test_error"].transpose("engine", "d", "m", "n", "seed")
