@@ -1,17 +1,17 @@
-"""mediocrity sweep: one-pass SGD escaping mediocrity over a (d, p, gamma, noise, seed)
-grid -> Zarr stores under results/<experiment>/ (docs/pipeline.md).
+"""mediocrity: reproducible sweeps of SGD in two-layer networks, one study per package
+(mediocrity/studies/<name>/: its config section, cells, stores, figures and rules.smk),
+over grids -> Zarr stores under results/<experiment>/ (docs/pipeline.md,
+docs/architecture.md).
 
     snakemake --cores 2                      # the default grids of config.yaml
     snakemake --cores 2 --config preset=quick
     snakemake --cores 2 --configfile my.yaml     # your own grid instead of config.yaml
 """
 
-from pathlib import Path
-
 from snakemake.logging import logger
 from snakemake.utils import min_version
 
-from mediocrity import slurm as slurm_status
+from mediocrity.pipeline import slurm as slurm_status
 
 min_version("9.0")
 
@@ -27,19 +27,16 @@ report: "workflow/report/workflow.rst"  # description page of snakemake --report
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/simulate.smk"
-include: "workflow/rules/merge.smk"
-include: "workflow/rules/measure.smk"
-include: "workflow/rules/margins.smk"
 
 
-if Path(workflow.basedir, "workflow/rules/paper.smk").exists():
+# each study's rules (mediocrity/studies/<name>/rules.smk), in the registry's order
+for study in STUDIES:
 
-    include: "workflow/rules/paper.smk"
+    include: study.rules
 
 
-# the config this run resolved, for its cluster jobs to check (mediocrity/plan.py); on
-# SLURM, say how jobs are followed (squeue/sacct, accounting, MinJobAge: mediocrity/slurm.py)
+# the config this run resolved, for its cluster jobs to check (mediocrity/pipeline/plan.py);
+# on SLURM, say how jobs are followed (squeue/sacct, accounting, MinJobAge)
 onstart:
     plan.write_plan(config)
     slurm_status.log_status(workflow, logger)

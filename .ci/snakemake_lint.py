@@ -15,14 +15,16 @@ ALLOWED = {
         "the interpreter that runs the paper stage: not a result-affecting parameter",
     "Shell command directly uses variable F7_CLI from outside of the rule":
         "the interpreter that runs the F7 stage: not a result-affecting parameter",
+    "Shell command directly uses variable ESCAPE_CLI from outside of the rule":
+        "the interpreter that runs a study's steps: not a result-affecting parameter",
     "Shell command directly uses variable MARGINS_CLI from outside of the rule":
-        "the interpreter that runs the margins study: not a result-affecting parameter",
+        "the interpreter that runs a study's steps: not a result-affecting parameter",
     "Shell command directly uses variable DASK from outside of the rule":
         "where seeds run changes no result, so it must not be a params entry (switching "
         "schedulers would rerun every cell)",
     "Mixed rules and functions in same snakefile.":
-        "common.smk and paper.smk keep their input functions beside the wildcard "
-        "constraints/rules that use them, one stage per file; no science is in them",
+        "common.smk and each study's rules.smk keep their input functions beside the "
+        "wildcard constraints/rules that use them, one study per file; no science is in them",
 }
 
 run = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], capture_output=True,

@@ -45,8 +45,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_pipeline import copy_workflow  # noqa: E402  (the same fresh copy of the workflow)
 
 import mediocrity  # noqa: E402
-from mediocrity.config import load_config  # noqa: E402
-from mediocrity.sweep import Cell, cell_spec, run_cell  # noqa: E402
+from mediocrity.pipeline.config import load_config  # noqa: E402
+from mediocrity.studies.escape.sweep import Cell, cell_spec, run_cell  # noqa: E402
 
 FAST_POLL = ("--slurm-init-seconds-before-status-checks", "2")
 REPEATS = 3

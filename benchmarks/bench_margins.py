@@ -28,8 +28,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from mediocrity.margins.network import directions, init_network, sign_sets  # noqa: E402
-from mediocrity.margins.train import (_Full, _State, run_gf, sgd_steps,  # noqa: E402
+from mediocrity.studies.margins.network import directions, init_network, sign_sets  # noqa: E402
+from mediocrity.studies.margins.train import (_Full, _State, run_gf, sgd_steps,  # noqa: E402
                                       sgd_steps_norm)
 
 

@@ -35,12 +35,13 @@ from pathlib import Path
 import xarray as xr
 
 import mediocrity
-from mediocrity.config import load_config
-from mediocrity.margins import sweep as margins_sweep
+from mediocrity.pipeline.config import load_config
+from mediocrity.studies.margins import sweep as margins_sweep
 from mediocrity.models import DEFAULT as DEFAULT_MODEL
 from mediocrity.simulate import resolve_engine
-from mediocrity.sweep import (Cell, cell_spec, experiment_cells, modelled_seconds, problem_of,
-                              run_cell, spec_json)
+from mediocrity.studies.escape.sweep import (Cell, cell_spec, experiment_cells, modelled_seconds,
+                                             problem_of, run_cell)
+from mediocrity.pipeline.cells import spec_json
 
 ROOT = Path(__file__).resolve().parents[1]
 CORES = 2

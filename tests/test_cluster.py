@@ -34,9 +34,9 @@ import yaml
 from cluster import dask_processes, free_port, slurm_cluster  # noqa: F401 (fixtures)
 from test_pipeline import ROOT, make_workflow, snakemake
 
-from mediocrity.config import resolve_config
-from mediocrity.slurm import cluster_settings, status_note
-from mediocrity.sweep import cell_spec, experiment_cells, run_cell
+from mediocrity.pipeline.config import resolve_config
+from mediocrity.pipeline.slurm import cluster_settings, status_note
+from mediocrity.studies.escape.sweep import cell_spec, experiment_cells, run_cell
 
 # The status poll of the profile is 20 s for real clusters; the test cluster answers at
 # once (MinJobAge=300 >= 3 x 2 s keeps squeue as the status command).
@@ -86,7 +86,7 @@ def test_status_note_says_how_jobs_are_followed():
 
 @pytest.mark.slurm
 def test_status_note_reads_the_real_cluster(slurm_cluster):
-    code = ("from mediocrity.slurm import cluster_settings, status_note; "
+    code = ("from mediocrity.pipeline.slurm import cluster_settings, status_note; "
             "print(status_note('squeue', 20, cluster_settings()))")
     out = slurm_cluster.run(sys.executable, "-c", code).stdout
     assert "job status from squeue" in out and "accounting_storage/none" in out

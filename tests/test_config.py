@@ -1,4 +1,4 @@
-"""Sweep configuration (mediocrity/config.py, workflow/schemas/config.schema.yaml).
+"""Pipeline configuration (mediocrity/pipeline/config.py, the core schema and the studies' fragments).
 
 Every kind of bad config fails with a message naming the key: through
 `resolve_config` and once through `snakemake -n`; the shipped config and presets are
@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mediocrity.config import (ConfigError, canonical_float, deep_merge, experiment_hash,
-                               gammas, load_config, load_yaml, resolve_config)
+from mediocrity.pipeline.config import (ConfigError, canonical_float, deep_merge, experiment_hash,
+                                        load_config, load_yaml, resolve_config)
+from mediocrity.studies.escape.config import gammas
 from mediocrity.theory import critical_gamma, optimal_gamma
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,11 +126,10 @@ def test_gram_needs_p_plus_one_le_d():
 
 
 def test_bad_value_from_a_preset_names_the_preset(tmp_path):
-    shutil.copytree(WORKFLOW / "schemas", tmp_path / "schemas")
-    (tmp_path / "presets").mkdir()
-    (tmp_path / "presets" / "quick.yaml").write_text("experiments: {T: {d: [1]}}\n")
-    with pytest.raises(ConfigError, match=r"experiments\.T\.d\[0\].*preset 'quick'"):
-        resolve_config(dict(tiny(), preset="quick"), tmp_path)
+    (tmp_path / "presets").mkdir()  # a preset of the workflow that no study has a part of
+    (tmp_path / "presets" / "mine.yaml").write_text("experiments: {T: {d: [1]}}\n")
+    with pytest.raises(ConfigError, match=r"experiments\.T\.d\[0\].*preset 'mine'"):
+        resolve_config(dict(tiny(), preset="mine"), tmp_path)
 
 
 def test_yaml_is_loaded_safely(tmp_path):
@@ -153,11 +153,10 @@ def test_deep_merge_merges_mappings_and_replaces_lists():
 
 
 def test_preset_gamma_axis_replaces_the_configs(tmp_path):
-    shutil.copytree(WORKFLOW / "schemas", tmp_path / "schemas")
     (tmp_path / "presets").mkdir()
-    (tmp_path / "presets" / "quick.yaml").write_text(
+    (tmp_path / "presets" / "mine.yaml").write_text(
         "experiments: {T: {gamma_over_p: [0.1]}}\n")
-    cfg = resolve_config(dict(tiny(), preset="quick"), tmp_path)
+    cfg = resolve_config(dict(tiny(), preset="mine"), tmp_path)
     assert "gamma" not in cfg["experiments"]["T"]
 
 
@@ -171,11 +170,11 @@ def test_gamma_axes_resolve_per_p_and_noise():
 
 def test_config_hash_tracks_results_not_descriptions():
     cfg = resolve_config(tiny(), WORKFLOW)
-    base = experiment_hash(cfg, "T")
+    base = experiment_hash(cfg, "experiments", "T")
     cfg["experiments"]["T"]["description"] = "words"
-    assert experiment_hash(cfg, "T") == base
+    assert experiment_hash(cfg, "experiments", "T") == base
     cfg["experiments"]["T"]["t_max"] = 5.0
-    assert experiment_hash(cfg, "T") != base
+    assert experiment_hash(cfg, "experiments", "T") != base
 
 
 def _snakemake_dry_run(where: Path, config: dict, *extra) -> str:

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from mediocrity import Problem, measure, simulate
+from mediocrity import Problem, simulate
+from mediocrity.studies.escape import measure
 from mediocrity.exit_time import escaped, exit_time
-from mediocrity.store import exit_time_table, write_atomic
+from mediocrity.studies.escape.store import exit_time_table
+from mediocrity.pipeline.stores import write_atomic
 
 T = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from mediocrity import exponents
+from mediocrity.studies.escape import exponents
 
 
 def _store(model, ds, law, gamma0=0.1, exponent=0.0, n_seeds=200, seed=0, ode=True):
@@ -60,8 +60,8 @@ def test_linear_rate_of_the_default_is_theory_and_abs_from_the_drift():
 
 
 def test_figure_from_tables(tmp_path):
-    from mediocrity.figures.common import save_figure
-    from mediocrity.figures.information_exponent import figure_f7
+    from mediocrity.studies.escape.figures.common import save_figure
+    from mediocrity.studies.escape.figures.information_exponent import figure_f7
 
     tables, fits = [], []
     for name, model, ds, law, g0, a in (

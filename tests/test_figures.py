@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from mediocrity import measure, paper, theory
+from mediocrity.studies.escape import measure, paper
+from mediocrity import theory
 from mediocrity.exit_time import exit_time
-from mediocrity.figures import (figure_f1, figure_f2, figure_f3, figure_f4, figure_f5,
+from mediocrity.studies.escape.figures import (figure_f1, figure_f2, figure_f3, figure_f4, figure_f5,
                                 figure_f6, save_figure)
-from mediocrity.fit import fit_exit_times
+from mediocrity.studies.escape.fit import fit_exit_times
 
 THRESHOLD = 0.01
 ENGINES = ["sgd", "gram", "sde"]

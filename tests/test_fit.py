@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from mediocrity import fit, theory
+from mediocrity.studies.escape import fit
+from mediocrity import theory
 
 D_VALUES = [100, 1000, 10_000, 100_000, 1_000_000]
 
@@ -236,7 +237,7 @@ def test_two_sample_table_agrees_for_one_law_and_flags_a_shift():
 def test_fit_range_config_keys_are_validated(value, words):
     from pathlib import Path
 
-    from mediocrity.config import ConfigError, resolve_config
+    from mediocrity.pipeline.config import ConfigError, resolve_config
 
     workflow = Path(__file__).resolve().parents[1] / "workflow"
     cfg = {"experiments": {"T": {"d": [100], "p": [1], "gamma": [0.1], "seeds": 1}},

@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mediocrity import Problem, exit_time, simulate
-from mediocrity.cli import main
-from mediocrity.config import ConfigError, load_yaml, resolve_config
+from mediocrity.pipeline.cli import main
+from mediocrity.pipeline.config import ConfigError, load_yaml, resolve_config
 from mediocrity.problem import NoEscapeWarning
 
 ROOT = Path(__file__).resolve().parent.parent

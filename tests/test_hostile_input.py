@@ -19,8 +19,9 @@ import pytest
 import xarray as xr
 
 from mediocrity import Problem, exit_time, simulate
-from mediocrity.cli import _overrides, main
-from mediocrity.config import ConfigError, load_config, load_yaml, resolve_config
+from mediocrity.pipeline.cli import main
+from mediocrity.pipeline.cli import overrides as _overrides
+from mediocrity.pipeline.config import ConfigError, load_config, load_yaml, resolve_config
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / "workflow"
@@ -105,7 +106,7 @@ def test_run_cell_writes_a_store_and_may_replace_its_own(sandbox, capsys):
 
 
 def test_write_atomic_refuses_to_replace_what_it_did_not_write(tmp_path):
-    from mediocrity.store import write_atomic
+    from mediocrity.pipeline.stores import write_atomic
 
     user = tmp_path / "mine"
     user.mkdir()

@@ -1,4 +1,4 @@
-"""The margins network and data sets (mediocrity.margins.network, .data).
+"""The margins network and data sets (mediocrity.studies.margins.network, .data).
 
 (a) the gradient against central finite differences (of L and of f) and against a slow
 per-unit loop; (b) f(.; W0) = 0 exactly with the doubling init, 1-homogeneity of f;
@@ -15,10 +15,11 @@ import math
 import numpy as np
 import pytest
 
-from mediocrity.margins import data
-from mediocrity.margins.network import (directions, features, forward, gradient, init_network, loss,
-                                        motion, norm_gradient, norm_loss, normalized_margin,
-                                        rotation, test_error, unit_angles, weights)
+from mediocrity.studies.margins import data
+from mediocrity.studies.margins.network import (directions, features, forward, gradient,
+                                                init_network, loss, motion, norm_gradient,
+                                                norm_loss, normalized_margin, rotation, test_error,
+                                                unit_angles, weights)
 
 
 def _problem(d=5, m=8, n=30, seed=0):

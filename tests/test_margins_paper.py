@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from mediocrity.margins import figures, paper
-from mediocrity.store import ZARR_FORMAT
+from mediocrity.studies.margins import figures, paper
+from mediocrity.pipeline.stores import ZARR_FORMAT
 
 T = np.concatenate([[0.0], 10.0 ** (np.arange(-2, 4) / 1.0)])
 
@@ -69,7 +69,7 @@ def run(tmp_path, name, summary, sweep, n_boot=50):
     s, w = write(tmp_path, summary, sweep)
     stem = tmp_path / "paper" / "figures" / name
     csv, tex = tmp_path / "paper" / f"fits_{name}.csv", tmp_path / "paper" / f"numbers_{name}.tex"
-    table = paper.figure_with_fits(name, s, w, stem, csv, tex, n_boot, 0)
+    table = figures.figure_with_fits(name, s, w, stem, csv, tex, n_boot, 0)
     for ext in (".pdf", ".png"):
         assert (stem.parent / (name + ext)).stat().st_size > 1000
     assert list(pd.read_csv(csv).columns) == list(paper.FIT_COLUMNS)

@@ -13,13 +13,15 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from mediocrity.cli import main
-from mediocrity.config import ConfigError, load_config, load_yaml, resolve_config
+from mediocrity.pipeline.cli import main
+from mediocrity.pipeline.config import ConfigError, load_config, load_yaml, resolve_config
 from mediocrity.engines import registry
-from mediocrity.margins import sweep
-from mediocrity.margins.problem import MarginProblem
-from mediocrity.margins.simulate import seed_sequence, simulate
-from mediocrity.margins.train import prepare_run
+from mediocrity.pipeline.cells import CellIndex
+from mediocrity.studies.margins import engines as margins_engines
+from mediocrity.studies.margins import sweep
+from mediocrity.studies.margins.problem import MarginProblem
+from mediocrity.studies.margins.simulate import seed_sequence, simulate
+from mediocrity.studies.margins.train import prepare_run
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "workflow"
@@ -73,12 +75,12 @@ def test_margins_names_must_differ_from_the_escape_experiments():
         resolve_config(config_with(F1=TINY), WORKFLOW)
 
 
-def test_engine_registry_lists_the_family_and_the_schema_agrees():
-    assert registry.family_names("margins") == ("gf", "sgd")
-    assert "gf" not in registry.names()  # the escape study's names are unchanged
-    schema = load_yaml(WORKFLOW / "schemas" / "config.schema.yaml")
+def test_engine_records_of_the_study_and_the_schema_agree():
+    assert margins_engines.names() == ("gf", "sgd")
+    assert "gf" not in registry.names()  # the committees' engines are unchanged
+    schema = load_yaml(Path(margins_engines.__file__).with_name("schema.yaml"))
     enum = schema["$defs"]["margins_experiment"]["properties"]["engines"]["items"]["enum"]
-    assert tuple(enum) == registry.family_names("margins")
+    assert tuple(enum) == margins_engines.names()
 
 
 def test_problem_errors_name_the_field():
@@ -94,11 +96,13 @@ def test_cell_paths_round_trip_through_the_wildcards():
     cfg = resolve_config(config_with(X={**TINY, "engines": ["gf", "sgd"]}), WORKFLOW)
     pattern = re.compile(sweep.SIM_PATTERN.replace(".", r"\.").replace("{", "(?P<")
                          .replace("}", ">[^/_]+?)") + "$")
+    index = CellIndex("results", sweep.SIM_PATTERN, sweep.experiment_cells(cfg, "X"),
+                      lambda cell: sweep.cell_spec(cfg, cell), sweep.modelled_seconds)
     for cell in sweep.experiment_cells(cfg, "X"):
         wildcards = pattern.search(cell.path("results")).groupdict()
-        assert sweep.cell_from_wildcards(cfg, wildcards) == cell
+        assert index.of(wildcards) == cell
     with pytest.raises(ValueError, match="not a cell"):
-        sweep.cell_from_wildcards(cfg, {**wildcards, "n": "21"})
+        index.of({**wildcards, "n": "21"})
 
 
 def test_streams_are_paired_across_n_m_and_engines():

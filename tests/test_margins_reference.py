@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from mediocrity.margins import reference as ref
+from mediocrity.studies.margins import reference as ref
 
 RTOL = 1e-8  # the solver certifies 1e-9 (ref.RTOL); a little room for rounding in the checks
 

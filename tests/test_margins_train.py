@@ -1,4 +1,4 @@
-"""The margins engines (mediocrity.margins.train): `run_gf` and `run_sgd`.
+"""The margins engines (mediocrity.studies.margins.train): `run_gf` and `run_sgd`.
 
 (a) GF loss non-increasing at every accepted step and every save (full and norm-only,
 with rejected steps); (b) one SGD step of each kernel equals a hand-written numpy update;
@@ -14,10 +14,10 @@ import math
 import numpy as np
 import pytest
 
-from mediocrity.margins import train
-from mediocrity.margins.network import directions, features, loss, sign_sets
-from mediocrity.margins.train import (SERIES, prepare_run, run_gf, run_sgd, save_times, sgd_steps,
-                                      sgd_steps_norm)
+from mediocrity.studies.margins import train
+from mediocrity.studies.margins.network import directions, features, loss, sign_sets
+from mediocrity.studies.margins.train import (SERIES, prepare_run, run_gf, run_sgd, save_times,
+                                              sgd_steps, sgd_steps_norm)
 
 SMALL = {"d": 5, "m": 8, "n": 40, "n_test": 100}
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from mediocrity import measure
+from mediocrity.studies.escape import measure
 
 SQRT3 = np.sqrt(3.0)
 

@@ -25,9 +25,10 @@ import xarray as xr
 import yaml
 
 from mediocrity import simulate
-from mediocrity.config import load_yaml, problem_for, resolve_config
-from mediocrity.margins import sweep as margins_sweep
-from mediocrity.sweep import experiment_cells
+from mediocrity.pipeline.config import load_yaml, resolve_config
+from mediocrity.studies.escape.config import problem_for
+from mediocrity.studies.margins import sweep as margins_sweep
+from mediocrity.studies.escape.sweep import experiment_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {

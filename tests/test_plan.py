@@ -12,7 +12,7 @@ import sys
 import pytest
 import yaml
 
-from mediocrity import plan
+from mediocrity.pipeline import plan
 from test_pipeline import job_counts, make_workflow, snakemake
 
 MINE = {"root_seed": 3, "seeds_per_job": 2,

@@ -8,12 +8,14 @@ import copy
 import pytest
 import yaml
 
-from mediocrity import models, sweep
-from mediocrity.config import ConfigError, gammas, load_config, resolve_config
+from mediocrity import models
+from mediocrity.studies.escape import sweep
+from mediocrity.pipeline.config import ConfigError, load_config, resolve_config
+from mediocrity.studies.escape.config import gammas
 from mediocrity.engines import RUNNERS, STOCHASTIC, registry
 from mediocrity.simulate import ENGINES
 
-SCHEMA = "workflow/schemas/config.schema.yaml"
+SCHEMA = "mediocrity/studies/escape/schema.yaml"
 
 
 def _experiment_schema():
@@ -29,16 +31,16 @@ def test_static_schema_enums_agree_with_the_registries():
 
 def test_everything_derives_from_the_registry():
     assert ENGINES == registry.names()
-    assert set(RUNNERS) == {e.name for e in registry.ESCAPE_ENGINES if e.runner}
+    assert set(RUNNERS) == {e.name for e in registry.ENGINES if e.runner}
     assert STOCHASTIC == {"sgd", "gram", "sde"}
     assert registry.wildcard() == "auto|sgd|gram|sde"
     assert set(registry.styles()) == set(registry.names())
-    from mediocrity.figures.common import ENGINE_COLORS, ENGINE_MARKERS
+    from mediocrity.studies.escape.figures.common import ENGINE_COLORS, ENGINE_MARKERS
 
     assert ENGINE_COLORS == {k: v[0] for k, v in registry.styles().items()}
     assert ENGINE_MARKERS == {k: v[1] for k, v in registry.styles().items()}
-    with open("workflow/rules/common.smk") as f:
-        assert "registry.wildcard()" in f.read()
+    with open(sweep.__file__.replace("sweep.py", "rules.smk")) as f:
+        assert "escape_engines.wildcard()" in f.read()
 
 
 def _config(**experiment):

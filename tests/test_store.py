@@ -11,7 +11,8 @@ import pytest
 import xarray as xr
 
 from mediocrity import Problem, simulate
-from mediocrity.store import exit_time_table, merge_cells, ode_dataset, write_atomic
+from mediocrity.studies.escape.store import exit_time_table, merge_cells, ode_dataset
+from mediocrity.pipeline.stores import write_atomic
 
 ATTRS = {"experiment": "X", "threshold": 0.01, "init": "random"}
 

@@ -10,11 +10,14 @@ import pytest
 import xarray as xr
 
 from mediocrity import simulate
-from mediocrity.config import problem_for, resolve_config
-from mediocrity.sweep import (Cell, cell_from_wildcards, cell_spec, cell_threads,
-                              experiment_cells, fmt, modelled_seconds, ode_spec, run_cell,
-                              run_ode, seed_chunks, single_thread_env, slurm_cluster_kwargs,
-                              sweep_status)
+from mediocrity.pipeline.config import resolve_config
+from mediocrity.pipeline.cells import CellIndex, fmt, seed_chunks
+from mediocrity.pipeline.runtime import single_thread_env, slurm_cluster_kwargs
+from mediocrity.pipeline.status import sweep_status
+from mediocrity.studies.escape.config import problem_for
+from mediocrity.studies.escape.sweep import (SIM_PATTERN, Cell, cell_spec, cell_threads,
+                                             experiment_cells, modelled_seconds, ode_spec,
+                                             run_cell, run_ode)
 
 WORKFLOW = Path(__file__).resolve().parents[1] / "workflow"
 CONFIG = {"root_seed": 3, "seeds_per_job": 2, "experiments": {
@@ -45,11 +48,14 @@ def test_cells_span_engines_grid_and_chunks(cfg):
 def test_wildcards_name_exactly_one_configured_cell(cfg):
     wildcards = {"experiment": "A", "engine": "sgd", "d": "30", "p": "1", "gamma": "0.1",
                  "noise": "0.0001", "start": "4", "stop": "5"}
-    assert cell_from_wildcards(cfg, wildcards) == Cell("A", "sgd", 30, 1, 0.1, 1e-4, 4, 5)
+    index = CellIndex("results", SIM_PATTERN, experiment_cells(cfg, "A"),
+                      lambda cell: cell_spec(cfg, cell), modelled_seconds)
+    assert index.of(wildcards) == Cell("A", "sgd", 30, 1, 0.1, 1e-4, 4, 5)
+    assert index.spec(index.of(wildcards)) == cell_spec(cfg, index.of(wildcards))
     with pytest.raises(ValueError, match="not a cell"):
-        cell_from_wildcards(cfg, dict(wildcards, d="40"))
+        index.of(dict(wildcards, d="40"))
     with pytest.raises(ValueError, match="not a cell"):
-        cell_from_wildcards(cfg, dict(wildcards, experiment="B"))
+        index.of(dict(wildcards, experiment="B"))
 
 
 def test_specs_hold_every_result_affecting_value(cfg):

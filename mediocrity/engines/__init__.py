@@ -128,7 +128,7 @@ from . import registry  # noqa: E402
 # Derived from the engine registry (engines/registry.py), the one place engines are named.
 RUNNERS = {e.name: getattr(importlib.import_module(e.runner.split(":")[0]),
                            e.runner.split(":")[1])
-           for e in registry.ESCAPE_ENGINES if e.runner}
+           for e in registry.ENGINES if e.runner}
 STOCHASTIC = set(registry.stochastic_names())
 step_cost_ns = registry.step_cost_ns
 choose_engine = registry.choose_engine

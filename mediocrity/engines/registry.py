@@ -10,7 +10,6 @@ docs/models.md.
 from __future__ import annotations
 
 import importlib
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -48,29 +47,6 @@ def gram_needs(problem) -> str | None:
     return None
 
 
-# -- the margins study's engines: seconds of one run of a MarginProblem ------------------
-GF_FLOP_NS = 0.25    # ns per multiply-add of a gf step's two matrix products, one core
-RELU_SGD_NS = 1.0    # ns per entry of W per sgd step
-GF_GROWTH = 1.2      # the gf step grows by this factor per accepted step
-
-
-def gf_run_seconds(problem) -> float:
-    """Accepted gf steps to t_max (the step grows x1.2 up to step_max; rejections not
-    counted; at most max_steps) x two products of n m d multiply-adds."""
-    step = min(problem.step, problem.step_max)
-    log_g = math.log(GF_GROWTH)
-    ramp = math.log(problem.step_max / step) / log_g
-    t_ramp = step * (GF_GROWTH ** ramp - 1) / (GF_GROWTH - 1)
-    steps = (math.log(1 + (GF_GROWTH - 1) * problem.t_max / step) / log_g
-             if t_ramp >= problem.t_max else ramp + (problem.t_max - t_ramp) / problem.step_max)
-    return min(steps, problem.max_steps) * 2 * problem.n * problem.m * problem.d * GF_FLOP_NS * 1e-9
-
-
-def relu_sgd_run_seconds(problem) -> float:
-    """t_max n / step sgd steps of m d."""
-    return problem.t_max * problem.n / problem.step * problem.m * problem.d * RELU_SGD_NS * 1e-9
-
-
 @dataclass(frozen=True)
 class Engine:
     """name; runner: 'module:function' with the signature run(problem, gram0, rng, save_q)
@@ -82,9 +58,9 @@ class Engine:
     one); p_max_model: largest p for a non-default model (None: any); cost_ns(d, p): ns per
     SGD step (None: no per-step cost model); needs(problem): why it cannot run it (None:
     it can); memory_bytes(problem): working memory of one run beyond its outputs (None:
-    negligible); color, marker: figure style; family: the study it belongs to ("escape":
-    the committees of the escape study, which every function below without a family
-    argument lists; "margins": the ReLU networks of mediocrity.margins)."""
+    negligible); color, marker: figure style; extra: what else a study's own engines
+    need (e.g. a run-time cost model). These are the engines of the two-layer committees
+    (Problem); a study with networks of its own keeps its records beside its engines."""
 
     name: str
     summary: str
@@ -103,7 +79,6 @@ class Engine:
     color: str = "0.3"
     marker: str = "o"
     extra: dict = field(default_factory=dict)
-    family: str = "escape"
 
     def run(self, *args, **kwargs):
         module, func = self.runner.split(":")
@@ -151,30 +126,8 @@ ENGINES: tuple[Engine, ...] = (
            "for models other than the default)", "mediocrity.engines.sde:run_sde",
            stochastic=True, exact=False, sweep=True, compiled=True, p_max_model=3,
            color="tab:orange", marker="^"),
-    Engine("gf", "gradient flow: full-batch gradient descent with Armijo backtracking (BLAS)",
-           "mediocrity.margins.train:run_gf", stochastic=True, exact=False, sweep=True,
-           family="margins", color="tab:red", marker="o",
-           extra={"run_seconds": gf_run_seconds}),
-    Engine("sgd", "one sample per step, constant step (numba)",
-           "mediocrity.margins.train:run_sgd", stochastic=True, exact=False, sweep=True,
-           compiled=True, family="margins", color="tab:blue", marker="s",
-           extra={"run_seconds": relu_sgd_run_seconds}),
 )
-FAMILIES = ("escape", "margins")
-ESCAPE_ENGINES = tuple(e for e in ENGINES if e.family == "escape")  # names() order
-_BY_NAME = {e.name: e for e in ESCAPE_ENGINES}
-
-
-def family_names(family: str) -> tuple[str, ...]:
-    """Engine names of a study family (escape: `names()`)."""
-    if family not in FAMILIES:
-        raise ValueError(f"family = {family!r}: allowed one of {FAMILIES}")
-    return tuple(e.name for e in ENGINES if e.family == family)
-
-
-def family_styles(family: str) -> dict[str, tuple[str, str]]:
-    """{engine: (color, marker)} of a family's figures."""
-    return {e.name: (e.color, e.marker) for e in ENGINES if e.family == family}
+_BY_NAME = {e.name: e for e in ENGINES}
 
 
 def names() -> tuple[str, ...]:

@@ -7,8 +7,8 @@ would recompile. Instead a kernel module is a *template*: it imports the default
 functions in one block between the markers `# <model>` and `# </model>`.
 `specialise(module, model)` returns the module itself for the default model and, for any
 other model, a copy of its source with that block replaced by the model's imports (and
-relative imports made absolute), written once under engines/_models/ (or a temporary
-directory when the package is read-only) and imported; numba caches it like any module.
+relative imports made absolute), written once to a cache directory outside the package
+(`_directory`) and imported; numba caches it like any module.
 
 Names a template may use from the block: target (σ*), sigma (σ), dsigma (σ'), risk_gram
 (R of a normalised Gram matrix, numba) and the constant TARGET_NORM = E[σ*(z)²].
@@ -16,6 +16,7 @@ Names a template may use from the block: target (σ*), sigma (σ), dsigma (σ'),
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -92,8 +93,13 @@ def generated_source(template: str, model) -> str:
 
 
 def _directory() -> Path:
-    here = Path(__file__).resolve().parent.parent / "engines" / "_models"
-    for path in (here, Path(tempfile.gettempdir()) / f"mediocrity-models-{os.getuid()}"):
+    """Where the generated kernels are written, never inside the package (which may be
+    read-only or shared by several checkouts): $MEDIOCRITY_CACHE_DIR/models, else
+    ($XDG_CACHE_HOME or ~/.cache)/mediocrity/models, else a temporary directory."""
+    base = os.environ.get("MEDIOCRITY_CACHE_DIR") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "mediocrity")
+    for path in (Path(base) / "models",
+                 Path(tempfile.gettempdir()) / f"mediocrity-models-{os.getuid()}"):
         try:
             path.mkdir(parents=True, exist_ok=True)
             ignore = path / ".gitignore"
@@ -119,7 +125,10 @@ def specialise(template: str, model):
         if key in _CACHE:
             return _CACHE[key]
         text = generated_source(template, model)
-        name = f"mediocrity_model_{template.rsplit('.', 1)[-1]}_{model.name}"
+        # the source's hash in the name: checkouts of other versions sharing the cache
+        # directory never overwrite each other's kernels
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        name = f"mediocrity_model_{template.rsplit('.', 1)[-1]}_{model.name}_{digest}"
         path = _directory() / f"{name}.py"
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -1,24 +1,25 @@
-# Config validation, the grid as target lists, wildcard constraints and the per-rule
-# helpers (params, resources). All logic lives in mediocrity.sweep / mediocrity.store.
+# The core of the workflow, which knows no study: the config resolved and validated once
+# (presets applied, defaults filled, each study's checks), the studies it runs, the
+# command and environment of every job, and the targets of rule all. All logic lives in
+# mediocrity.pipeline; each study's rules (its rules.smk, included by the Snakefile) use
+# the names defined here.
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
-
 import mediocrity
-from mediocrity import plan, store, sweep
-from mediocrity.margins import paper as margins_paper
-from mediocrity.margins import sweep as margins_sweep
-from mediocrity.config import load_yaml, resolve_config
+from mediocrity.pipeline import cells, paths, plan, runtime
+from mediocrity.pipeline import study as studies
+from mediocrity.pipeline.config import load_yaml, resolve_config
 
 # the config files through mediocrity's strict loader too: duplicate keys, YTE templates
 # and alias bombs are refused (Snakemake has read them already; see docs/pipeline.md)
 for path in dict.fromkeys([*workflow.configfiles, *workflow.overwrite_configfiles]):
     load_yaml(path)
-# presets applied and defaults filled; a bad key stops here, before any job runs
-# values given on the command line (--configfile, --config) win over a preset's
+# presets applied, defaults filled, every value checked; a bad key stops here, before any
+# job runs; values given on the command line (--configfile, --config) win over a preset's
 config.update(
     resolve_config(
         config,
@@ -26,99 +27,68 @@ config.update(
         explicit=workflow.config_settings.overwrite_config,
     )
 )
-validate(config, schema="../schemas/config.schema.yaml")
 
-# Cell integrity (mediocrity/plan.py): the main process records the config it runs with;
-# a cluster job, which Snakemake rebuilds from forwarded options, refuses to run if its
-# config differs.
+# Cell integrity (mediocrity/pipeline/plan.py): the main process records the config it
+# runs with; a cluster job, which Snakemake rebuilds from forwarded options, refuses to run
+# if its config differs.
 if workflow.remote_exec:
     plan.check_against_plan(config)
 
+STUDIES = studies.of(config)
 RESULTS = config["results"]
-EXPERIMENTS = list(config["experiments"])
-MARGINS = list(config["margins"])  # the margins study (workflow/rules/margins.smk)
-# experiment wildcard of the escape study's per-experiment rules (both studies write
-# <results>/<name>/sweep.zarr; names are distinct, checked with the config)
-ESCAPE_NAMES = margins_sweep.name_pattern(EXPERIMENTS)
 # The command of every rule, and where seeds run: not params on purpose, since neither
 # changes a result (switching schedulers must not rerun the sweep).
-MEDIOCRITY = f"{sys.executable} -m mediocrity"
+MEDIOCRITY = f"{shlex.quote(sys.executable)} -m mediocrity"
 DASK = json.dumps(config["dask"], sort_keys=True)
 
 # one level of parallelism: BLAS/OpenMP/numba pools pinned to one thread in every job
 # (Snakemake would otherwise export OMP_NUM_THREADS = threads)
-SINGLE_THREAD = " ".join(f"{k}={v}" for k, v in sweep.single_thread_env().items())
+SINGLE_THREAD = " ".join(f"{k}={v}" for k, v in runtime.single_thread_env().items())
 shell.prefix(f"export {SINGLE_THREAD}; ")
 
 
 wildcard_constraints:
     experiment="[A-Za-z][A-Za-z0-9_-]*",
-    engine=mediocrity.engines.registry.wildcard(),  # the registry's sweep engines
-    d="[0-9]+",
-    p="[0-9]+",
-    gamma="[0-9][0-9.e+-]*",
-    noise="[0-9][0-9.e+-]*",
     start="[0-9]+",
     stop="[0-9]+",
 
 
 def experiment_store(experiment, name):
-    """<results>/<experiment>/<name>.zarr (name: sweep, ode or exit_times)."""
-    return f"{RESULTS}/{experiment}/{name}.zarr"
+    """<results>/<experiment>/<name>.zarr."""
+    return paths.store(RESULTS, experiment, name)
 
 
-def experiment_outputs():
-    """The data contract: sweep, exit_times (and ode) store of every experiment."""
-    out = []
-    for name in EXPERIMENTS:
-        out += [experiment_store(name, "sweep"), experiment_store(name, "exit_times")]
-        if config["experiments"][name]["ode"]:
-            out.append(experiment_store(name, "ode"))
-    return out
+def study_names(name):
+    """Regular expression of the experiment names of one study (its rules' `experiment`
+    wildcard: every study writes <results>/<name>/...; names are distinct across studies)."""
+    return cells.name_pattern(studies.get(STUDIES, name).experiments(config))
+
+
+def study_cells(name, pattern):
+    """The cells of one study by store path (cells.CellIndex), built once."""
+    study = studies.get(STUDIES, name)
+    return cells.CellIndex(
+        RESULTS, pattern,
+        (c for exp in study.experiments(config) for c in study.cells(config, exp)),
+        lambda cell: study.cell_spec(config, cell), study.modelled_seconds)
 
 
 def final_outputs():
-    """Targets of rule all: the stores of both studies, plus the figures when
-    workflow/rules/paper.smk defines paper_targets()."""
-    extra = globals().get("paper_targets")
-    margins = [experiment_store(name, store) for name in MARGINS
-               for store in ("sweep", "summary")] + margins_paper.targets(config)
-    return experiment_outputs() + margins + (list(extra()) if extra else [])
+    """Targets of rule all: every study's stores, figures and tables."""
+    return [target for study in STUDIES for target in study.targets(config)]
 
 
-def simulation_cells(wildcards):
-    return [c.path(RESULTS) for c in sweep.experiment_cells(config, wildcards.experiment)]
-
-
-def spec_of(wildcards):
-    return sweep.cell_spec(config, sweep.cell_from_wildcards(config, wildcards))
-
-
-def cell_spec(wildcards):
-    """JSON of every result-affecting value of the cell (a params: change reruns it)."""
-    return sweep.spec_json(spec_of(wildcards))
-
-
-def cell_threads(wildcards):
-    return sweep.cell_threads(spec_of(wildcards), config["threads_per_job"])
-
-
-def cell_runtime(wildcards, threads):
-    return sweep.runtime_minutes(spec_of(wildcards), threads)
-
-
-def store_attrs(wildcards):
-    return json.dumps(store.experiment_attrs(config, wildcards.experiment), sort_keys=True)
-
-
-def ode_option(wildcards):
-    if config["experiments"][wildcards.experiment]["ode"]:
-        return f"--ode {experiment_store(wildcards.experiment, 'ode')}"
-    return ""
-
-
-def exit_time_inputs(wildcards):
-    out = {"sweep": experiment_store(wildcards.experiment, "sweep")}
-    if config["experiments"][wildcards.experiment]["ode"]:
-        out["ode"] = experiment_store(wildcards.experiment, "ode")
-    return out
+# every study's numba kernels compiled once into the cache, before any fan-out
+rule warmup:
+    output:
+        touch(f"{RESULTS}/.warmup/numba.done"),
+    log:
+        paths.logs(RESULTS, "warmup.log"),
+    params:
+        version=mediocrity.__version__,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=15,
+    shell:
+        "{MEDIOCRITY} warmup > {log:q} 2>&1"
