@@ -103,7 +103,8 @@ BAD = [  # (path, value, words the message must contain)
 ]
 
 
-@pytest.mark.parametrize("path, value, words", BAD, ids=[f"{p}={v!r}"[:60] for p, v, _ in BAD])
+@pytest.mark.parametrize("path, value, words", BAD, ids=[
+    f"{p}={'<deleted>' if v is DELETE else repr(v)}"[:60] for p, v, _ in BAD])
 def test_bad_config_fails_naming_the_key(path, value, words):
     with pytest.raises(ConfigError) as err:
         resolve_config(_set(tiny(), path, value), WORKFLOW)

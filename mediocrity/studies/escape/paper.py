@@ -276,7 +276,9 @@ def main_paper(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mediocrity paper", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     one = sub.add_parser("figure", help="render one paper figure to STEM.pdf and STEM.png")
-    one.add_argument("experiment", choices=EXPERIMENTS)
+    one.add_argument("experiment", choices=EXPERIMENTS,
+                     help="F1..F6. F7 is not made here: `python -m mediocrity.exponents "
+                          "--stem S --stores P.. --csv C --tex T` makes it (rule paper_f7)")
     one.add_argument("--stem", required=True)
     one.add_argument("--stores", nargs="+", required=True,
                      help="<experiment>/{sweep,exit_times,ode}.zarr")

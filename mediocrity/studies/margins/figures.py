@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from ...pipeline.figures import describe, finish_axes, new_figure, palette, set_title
 from .engines import styles as engine_styles
@@ -79,6 +80,17 @@ def _ratio_axes(ax, plotted: bool, handles: list, claim: str, ylabel: str,
     finish_axes(ax, plotted, "width m", ylabel, log_y=False, handles=handles)
     if missing:
         _note(ax, f"no gamma_{missing} in the store (reference {missing} not computed)", 0.4)
+
+
+def _short_log_ticks(ax) -> None:
+    """Plain ticks at round linear steps on a log x axis spanning under a decade: its
+    2..9 x 10^k ticks leave 10^k..2 x 10^k bare (M5's m and 1/γ axes of the quick grid had
+    no tick past 100)."""
+    lo, hi = ax.get_xlim()
+    if ax.get_xscale() == "log" and 0 < lo < hi < 10 * lo:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_locator(NullLocator())
 
 
 def _mean_sem(da: xr.DataArray):
@@ -318,6 +330,7 @@ def draw_m5(r: dict):
                 + (f" ({row['n_dropped']} dropped)" if row["n_dropped"] else ""))))
     _ratio_axes(left, plotted, handles, "claim: ratio → 1 at large m",
                 "final margin / γ_norm_only (mean, 95% CI)", None if r["have"] else "norm_only")
+    _short_log_ticks(left)
     left.set_title(f"margin vs the largest norm-only margin (d = {d_top:g})", fontsize=8)
     # right: n_eps vs 1/gamma_norm_only per (d, m) cell, log-log, with the fitted slope
     samples = r["samples"]  # (what: 1/gamma, n_eps) per (engine, d, m)
@@ -351,6 +364,7 @@ def draw_m5(r: dict):
     handles.append(Line2D([], [], color="k", ls=":", lw=0.9, label="~ 1/γ² (the bound's rate)"))
     finish_axes(right, plotted, "1 / γ_norm_only (seed mean at the largest n)",
                 f"samples n_ε to test error ε = {r['eps']:g}", handles=handles)
+    _short_log_ticks(right)
     missing = [engine[0] for engine, fit in r["fits"].items() if fit is None]
     if missing:
         _note(right, f"no fit of log n_ε on log 1/γ for {', '.join(missing)}: fewer than 2 "

@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .common import EXIT_LABEL, SAMPLES_LABEL
+from .common import EXIT_LABEL, SAMPLES_LABEL, readable_log_ticks
 
 COLORS = {"relu": "tab:red", "phase_retrieval": "tab:blue", "abs": "tab:green",
           "he3": "tab:purple", "he4": "tab:brown"}
@@ -113,6 +113,10 @@ def figure_f7(table: pd.DataFrame, fits: pd.DataFrame, noise_experiment: str = "
     ax.set_ylabel(EXIT_LABEL)
     for ax in axes[:3]:
         ax.legend(fontsize=6.5, loc="best")
+    for ax in axes:  # 1, 2, 5 x 10^k on short log axes: the default minor labels collide
+        for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            if axis.get_scale() == "log":
+                readable_log_ticks(axis, *limits)
     fig.suptitle("F7: the information-exponent law, exit time from the typical start "
                  "m = d^(-1/2) (T = 0.5)", fontsize=9)
     return fig
