@@ -290,10 +290,10 @@ def write_f7(stem, store_paths, csv, tex, cells_csv=None, n_boot: int = 1000,
 
 
 def main(argv=None) -> int:
-    """`python -m mediocrity.exponents --stem S --stores P.. --csv C --tex T`."""
+    """`python -m mediocrity.studies.escape.exponents --stem S --stores P.. --csv C --tex T`."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m mediocrity.exponents",
+    ap = argparse.ArgumentParser(prog="python -m mediocrity.studies.escape.exponents",
                                  description="F7: figure, fits and macros")
     ap.add_argument("--stem", required=True)
     ap.add_argument("--stores", nargs="+", required=True)

@@ -78,7 +78,7 @@ def targets(config: dict) -> list[str]:
 
 def f7_outputs(config: dict) -> list[str]:
     """Outputs of the F7 rule (figure, its fit table, macros, per-cell table) when the
-    config has F7 experiments (mediocrity.exponents)."""
+    config has F7 experiments (exponents.py)."""
     from .exponents import f7_experiments
 
     if not f7_experiments(config):
@@ -277,8 +277,9 @@ def main_paper(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     one = sub.add_parser("figure", help="render one paper figure to STEM.pdf and STEM.png")
     one.add_argument("experiment", choices=EXPERIMENTS,
-                     help="F1..F6. F7 is not made here: `python -m mediocrity.exponents "
-                          "--stem S --stores P.. --csv C --tex T` makes it (rule paper_f7)")
+                     help="F1..F6. F7 is not made here: `python -m "
+                          "mediocrity.studies.escape.exponents --stem S --stores P.. --csv C "
+                          "--tex T` makes it (rule paper_f7)")
     one.add_argument("--stem", required=True)
     one.add_argument("--stores", nargs="+", required=True,
                      help="<experiment>/{sweep,exit_times,ode}.zarr")
