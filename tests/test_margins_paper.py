@@ -1,4 +1,4 @@
-"""Margins figures M1..M5 (mediocrity/margins/paper.py, figures.py): the measurements on
+"""Margins figures M1..M5 (mediocrity/studies/margins/paper.py, figures.py): the measurements on
 synthetic arrays with known answers, and every figure drawn from tiny synthetic stores of
 the contract's dims (no training), including NaN runs and single-value grids."""
 

@@ -1,4 +1,4 @@
-"""Reference margins (mediocrity/margins/reference.py) against brute force on tiny cases:
+"""Reference margins (mediocrity/studies/margins/reference.py) against brute force on tiny cases:
 enumeration of the active sets of the simplex dual (exact) and grids over the unit sphere of the
 weight space (the primal max-min, to the grid's resolution); duality at the returned maximisers;
 K_m -> K_inf; non-separable data; norm-only vs free-sign margins; the parity population margin."""

@@ -127,19 +127,37 @@ ENGINES: tuple[Engine, ...] = (
            stochastic=True, exact=False, sweep=True, compiled=True, p_max_model=3,
            color="tab:orange", marker="^"),
 )
-_BY_NAME = {e.name: e for e in ENGINES}
+class EngineSet:
+    """Engine records by name, in their order (this registry's; a study with engines of
+    its own keeps one beside them)."""
+
+    def __init__(self, engines: tuple[Engine, ...]):
+        self.engines = engines
+        self.by_name = {e.name: e for e in engines}
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.by_name)
+
+    def get(self, name: str) -> Engine:
+        try:
+            return self.by_name[name]
+        except (KeyError, TypeError):
+            raise ValueError(f"engine = {name!r}: allowed one of {self.names()}") from None
+
+    def styles(self) -> dict[str, tuple[str, str]]:
+        """{engine: (color, marker)} of the figures."""
+        return {e.name: (e.color, e.marker) for e in self.engines}
+
+
+_SET = EngineSet(ENGINES)
+_BY_NAME = _SET.by_name
+get = _SET.get
+styles = _SET.styles
 
 
 def names() -> tuple[str, ...]:
     """Every engine name, `auto` first."""
-    return tuple(_BY_NAME)
-
-
-def get(name: str) -> Engine:
-    try:
-        return _BY_NAME[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"engine = {name!r}: allowed one of {names()}") from None
+    return _SET.names()
 
 
 def sweep_names() -> tuple[str, ...]:
@@ -175,11 +193,6 @@ def compiled_names() -> tuple[str, ...]:
 def wildcard() -> str:
     """Regular expression of the engine wildcard of the Snakemake rules."""
     return "|".join(sweep_names())
-
-
-def styles() -> dict[str, tuple[str, str]]:
-    """{engine: (color, marker)} of the figures."""
-    return {e.name: (e.color, e.marker) for e in _BY_NAME.values()}
 
 
 def step_cost_ns(engine: str, d: int, p: int) -> float:

@@ -196,6 +196,20 @@ def check_spec_cell(spec: dict) -> None:
                        "allowed an integer in [0, 2**63 - 1]") from None
 
 
+def add_run_cell(sub, help: str):
+    """The `run-cell` subcommand every study has: --spec, --out, --threads, --dask."""
+    cell = sub.add_parser("run-cell", help=help)
+    cell.add_argument("--spec", required=True,
+                      help="cell spec: JSON of every result-affecting value (from the workflow)")
+    cell.add_argument("--out", required=True, help="output store (written atomically)")
+    cell.add_argument("--threads", type=int_range("--threads", 1, 1024), default=1,
+                      help="local Dask workers (1..1024)")
+    cell.add_argument("--dask", default='{"scheduler": "local"}',
+                      help="where the seeds run: JSON of the config key `dask` "
+                           "(default: local threads)")
+    return cell
+
+
 def _schema_of(key: str) -> dict:
     """The core config schema's sub-schema `key` (mediocrity/pipeline/schema.yaml)."""
     from .config import SCHEMA, load_yaml

@@ -9,8 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ...pipeline.cli import (CLIError, check_dask, check_input_store, check_output,
-                             check_spec_cell, check_spec_keys, int_range, json_arg, short_repr)
+from ...pipeline.cli import (CLIError, add_run_cell, check_dask, check_input_store, check_output,
+                             check_spec_cell, check_spec_keys, json_arg, short_repr)
 from ...pipeline.paths import results_tree
 
 def check_paper_args(args) -> None:
@@ -138,15 +138,7 @@ def check_ode_spec(text: str) -> dict:
 
 
 def _add_pipeline_commands(sub) -> None:
-    cell = sub.add_parser("run-cell", help="simulate the seeds of one cell into a Zarr store")
-    cell.add_argument("--spec", required=True,
-                      help="cell spec: JSON of every result-affecting value (from the workflow)")
-    cell.add_argument("--out", required=True, help="output store (written atomically)")
-    cell.add_argument("--threads", type=int_range("--threads", 1, 1024), default=1,
-                      help="local Dask workers (1..1024)")
-    cell.add_argument("--dask", default='{"scheduler": "local"}',
-                      help="where the seeds run: JSON of the config key `dask` "
-                           "(default: local threads)")
+    add_run_cell(sub, "simulate the seeds of one cell into a Zarr store")
     ode = sub.add_parser("ode", help="integrate the ODE over an experiment's grid")
     ode.add_argument("--spec", required=True, help="experiment ODE spec (JSON)")
     ode.add_argument("--attrs", required=True, help="store attributes (JSON)")

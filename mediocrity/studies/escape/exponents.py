@@ -246,7 +246,7 @@ def exit_time_estimate(model: str, d: int, threshold: float) -> float:
     return float(sol.t_events[0][0]) if sol.t_events[0].size else float("inf")
 
 
-# -- file-level glue: the F7 rule of workflow/rules/paper.smk ------------------------------
+# -- file-level glue: the F7 rule of rules.smk -----------------------------------------------
 def f7_experiments(config: dict) -> list[str]:
     """The configured experiments of F7 (names starting with 'F7')."""
     return [name for name in config.get("experiments", {}) if name.startswith("F7")]

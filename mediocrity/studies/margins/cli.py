@@ -1,12 +1,12 @@
 """`mediocrity margins ...`: the margins study's pipeline steps, one package call each
-(used by workflow/rules/margins.smk), with the same argument checks as the escape
+(used by its rules.smk), with the same argument checks as the escape
 study's commands (one-line errors naming the argument; outputs inside ./results)."""
 
 from __future__ import annotations
 
 import argparse
 
-from ...pipeline.cli import (CLIError, check_dask, check_input_store, check_output,
+from ...pipeline.cli import (CLIError, add_run_cell, check_dask, check_input_store, check_output,
                              check_spec_cell, check_spec_keys, int_range, json_arg, short_repr)
 from ...pipeline.paths import results_tree
 from .sweep import RUN_KEYS
@@ -37,15 +37,7 @@ def check_cell_spec(text: str):
 def main_margins(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="mediocrity margins", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    cell = sub.add_parser("run-cell", help="train the seeds of one cell into a Zarr store")
-    cell.add_argument("--spec", required=True,
-                      help="cell spec: JSON of every result-affecting value (from the workflow)")
-    cell.add_argument("--out", required=True, help="output store (written atomically)")
-    cell.add_argument("--threads", type=int_range("--threads", 1, 1024), default=1,
-                      help="local Dask workers (1..1024)")
-    cell.add_argument("--dask", default='{"scheduler": "local"}',
-                      help="where the seeds run: JSON of the config key `dask` "
-                           "(default: local threads)")
+    cell = add_run_cell(sub, "train the seeds of one cell into a Zarr store")
     merge = sub.add_parser("merge", help="merge cell stores into the sweep store")
     merge.add_argument("--attrs", required=True, help="store attributes (JSON)")
     merge.add_argument("--out", required=True, help="sweep store (written atomically)")

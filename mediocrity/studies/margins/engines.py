@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from ...engines.registry import Engine
+from ...engines.registry import Engine, EngineSet
 
 GF_FLOP_NS = 0.25    # ns per multiply-add of a gf step's two matrix products, one core
 RELU_SGD_NS = 1.0    # ns per entry of W per sgd step
@@ -40,21 +40,5 @@ ENGINES: tuple[Engine, ...] = (
            compiled=True, color="tab:blue", marker="s",
            extra={"run_seconds": relu_sgd_run_seconds}),
 )
-_BY_NAME = {e.name: e for e in ENGINES}
-
-
-def names() -> tuple[str, ...]:
-    """The engine names of the margins study, in figure order."""
-    return tuple(_BY_NAME)
-
-
-def get(name: str) -> Engine:
-    try:
-        return _BY_NAME[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"engine = {name!r}: allowed one of {names()}") from None
-
-
-def styles() -> dict[str, tuple[str, str]]:
-    """{engine: (color, marker)} of the margins figures."""
-    return {e.name: (e.color, e.marker) for e in ENGINES}
+_SET = EngineSet(ENGINES)
+names, get, styles = _SET.names, _SET.get, _SET.styles  # in figure order

@@ -1,6 +1,6 @@
 """Figures M1..M5 of the margins study: measurements and fits on the summary store (one row
 per run at the end of training) and the sweep store (the saved series), the fit table and
-the LaTeX macros (mediocrity/margins/figures.py draws).
+the LaTeX macros (figures.py draws).
 
 Claims tested (Telgarsky, ICLR 2023), one experiment each:
   M1  2-sparse parity: samples to test error eps, n_eps vs d, against the kernel rate
@@ -420,7 +420,7 @@ def fit_table(rows: list[dict]) -> pd.DataFrame:
 
 def latex_macros(experiment: str, table: pd.DataFrame, digits: int = 3) -> str:
     lines = [f"% {experiment}: margins study, measured numbers with {CONFIDENCE:.0%} "
-             "bootstrap intervals over seeds (mediocrity/margins/paper.py)"]
+             "bootstrap intervals over seeds (mediocrity/studies/margins/paper.py)"]
     for row in table.to_dict("records"):
         for field in MACRO_FIELDS.get(row["law"], ()):
             value = row[field]
