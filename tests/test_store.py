@@ -1,5 +1,6 @@
-"""mediocrity.store: atomic writes, merging cells into the sweep store (NaN where no cell
-exists), the ODE store and the exit-time table."""
+"""mediocrity.pipeline.stores and mediocrity.studies.escape.store: atomic writes, merging
+cells into the sweep store (NaN where no cell exists), the ODE store and the exit-time
+table."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""mediocrity.sweep without Snakemake: the grid as cells, cell identity and specs, one
+"""mediocrity.studies.escape.sweep without Snakemake: the grid as cells, cell identity and specs, one
 cell run over each kind of Dask scheduler, the SLURM cluster settings, sweep status."""
 
 from __future__ import annotations

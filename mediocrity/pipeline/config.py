@@ -403,6 +403,10 @@ def resolve_config(raw: dict, workflow_dir, explicit: dict | None = None) -> dic
                                   f"write results/{name}/){context}")
             owner[name] = study.section
             study.check(name, exp, cfg, context)
+    if not owner:
+        raise ConfigError(f"config: no experiment in any study's section (config keys "
+                          f"{', '.join(repr(s.section) for s in studies)}): nothing to run"
+                          f"{context}")
     return cfg
 
 

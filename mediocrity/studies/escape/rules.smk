@@ -159,18 +159,13 @@ PAPER_T_FROM = ("" if PAPER_OPTIONS["plateau_t_from"] is None
                 else f"--t-from {float(PAPER_OPTIONS['plateau_t_from'])!r}")
 
 
-def paper_targets():
-    """Every final output of the paper stage, for `rule all`."""
-    return escape_paper.targets(config)
-
-
 # Fits of F3 (exact chain) and F3sde (sde, to d = 1e12) per engine and d range, and the
 # two-sample test of the two engines at every common d (engine_agreement.csv).
 rule paper_fits:
     input:
         exit_times=escape_paper.fit_inputs(config),
         # every study's fit rows and macros (F7's first), appended to fits.csv, numbers.tex
-        f7=[p for study in STUDIES for p in study.fit_tables(config)],
+        tables=[p for study in STUDIES for p in study.fit_tables(config)],
     output:
         csv=report(f"{PAPER_DIR}/fits.csv", caption="report/fits.rst", category="Escape"),
         netcdf=f"{PAPER_DIR}/fits.nc",
@@ -185,8 +180,8 @@ rule paper_fits:
                else f"--d-min {float(PAPER_OPTIONS['fit_d_min'])!r}"),
         d_min_sde=("" if PAPER_OPTIONS["fit_d_min_sde"] is None
                    else f"--d-min-sde {float(PAPER_OPTIONS['fit_d_min_sde'])!r}"),
-        extra_csv=lambda wildcards, input: " ".join(p for p in input.f7 if p.endswith(".csv")),
-        extra_tex=lambda wildcards, input: " ".join(p for p in input.f7 if p.endswith(".tex")),
+        extra_csv=lambda wildcards, input: " ".join(p for p in input.tables if p.endswith(".csv")),
+        extra_tex=lambda wildcards, input: " ".join(p for p in input.tables if p.endswith(".tex")),
     log:
         f"{PAPER_LOGS}/fits.log",
     threads: 1

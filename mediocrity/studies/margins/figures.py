@@ -1,5 +1,5 @@
-"""Drawing of the margins figures M1..M5 from the measurements of
-mediocrity.margins.paper (Agg figures, no pyplot; the house style of mediocrity.figures).
+"""Drawing of the margins figures M1..M5 from the measurements of paper.py (Agg figures,
+no pyplot; the house style of mediocrity.pipeline.figures).
 Every panel states the measured number next to the claim it tests."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Claims tested (Telgarsky, ICLR 2023), one experiment each:
 
 Uncertainty: percentile bootstrap over seeds (CONFIDENCE), the seeds of a replicate drawn
 once for the whole grid, so the runs of one seed stay paired across n, m and the engines
-(mediocrity.margins.simulate: one seed's data and initialisation are shared by those).
+(mediocrity.studies.margins.simulate: one seed's data and initialisation are shared by those).
 Seeds where a quantity is NaN are dropped from its means and counted.
 """
 
@@ -402,7 +402,7 @@ def _word(name) -> str:
 def macro_name(experiment: str, quantity: str, field: str, cell: dict) -> str:
     """mOneSamplesExponentSlopeLoGf, mTwoFractionAboveNtkValueGfMSixtyFour: the experiment,
     the quantity, the field, then the engine and the other cell values like
-    mediocrity.fit.latex_name (letters only)."""
+    mediocrity.studies.escape.fit.latex_name (letters only)."""
     head = _word(experiment)
     name = head[:1].lower() + head[1:] + _word(quantity) + _word(field)
     for key in MACRO_KEYS:

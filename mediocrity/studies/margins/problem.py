@@ -1,7 +1,7 @@
 """One cell of the margins study: a frozen, validated description of what one run trains.
 
-A run draws n training and n_test test samples of a data set (mediocrity.margins.data),
-a width-m network with the symmetric initialisation (mediocrity.margins.network) and
+A run draws n training and n_test test samples of a data set (mediocrity.studies.margins.data),
+a width-m network with the symmetric initialisation (mediocrity.studies.margins.network) and
 trains its hidden weights with gradient flow (`gf`) or SGD (`sgd`), optionally with the
 directions frozen (`norm_only`). Time is gradient-flow time: the sum of the gf steps, or
 step x steps / n for sgd (one pass of n steps of size eta = eta units of time). Saves
@@ -19,7 +19,7 @@ import numpy as np
 from .engines import names as engine_names
 from ...problem import short_repr
 
-DATASETS = ("parity", "collapse", "sphere_xor")  # mediocrity.margins.data.DATASETS
+DATASETS = ("parity", "collapse", "sphere_xor")  # mediocrity.studies.margins.data.DATASETS
 ENGINES = engine_names()  # the study's engine records (engines.py)
 CONSTRAINTS = ("none", "norm_only")
 REFERENCES = ("ntk", "ntk_infinite", "norm_only")

@@ -97,11 +97,11 @@ def _run_seed(problem: MarginProblem, root_seed: int, seed: int) -> dict:
 def simulate(problem: MarginProblem, seeds=1, root_seed: int = 0,
              scheduler=None) -> xr.Dataset:
     """Train `problem` for every seed (a count or a list of indices) and return a Dataset
-    with dims (seed, t): the series of mediocrity.margins.train.SERIES, the stop reason
+    with dims (seed, t): the series of mediocrity.studies.margins.train.SERIES, the stop reason
     and step counts per seed, and the reference margins asked for; every field of the
     problem and the package version in attrs. scheduler: as for mediocrity.simulate."""
     if not isinstance(problem, MarginProblem):
-        raise TypeError(f"problem must be a mediocrity.margins.MarginProblem, got "
+        raise TypeError(f"problem must be a mediocrity.studies.margins.MarginProblem, got "
                         f"{type(problem).__name__}")
     seeds = seed_indices(seeds)
     root_seed = check_seed_arg("root_seed", root_seed)

@@ -1,4 +1,4 @@
-"""Stores of the margins study (written atomically by mediocrity.store.write_atomic).
+"""Stores of the margins study (written atomically by mediocrity.pipeline.stores.write_atomic).
 
 <results>/<M>/sweep.zarr: every cell's runs, dims (engine, d, m, n[, k, separation], seed,
 t) -- k and separation only for the collapse data.

@@ -37,7 +37,7 @@ def figure_f3(exit_times: xr.Dataset, fits: xr.Dataset,
     theory, where the finite-d (pre-asymptotic) corrections show. Right: fitted slope b
     times 2 lambda_p with its 95% bootstrap interval vs p, per engine, over its own range
     (filled) and over the d values where exact chain and SDE overlap (open); 1 is the
-    theory 1/(2 lambda_p). fits: `mediocrity.fit.fit_by_range` (or `fit_exit_times`) of
+    theory 1/(2 lambda_p). fits: `fit.fit_by_range` (or `fit_exit_times`) of
     the same exit times."""
     summary = exit_time_summary(exit_times, present)
     fits = _by_range(fits)
