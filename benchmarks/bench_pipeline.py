@@ -7,7 +7,7 @@ benchmarks/results/bench_pipeline.txt: pass that path to replace it on purpose).
 Reports, in one run on this machine (other users' load included, see the load average):
   * wall time of the quick preset end to end (`snakemake --cores 2 --config preset=quick`,
     figures included) in a fresh copy of the workflow, and its jobs;
-  * per-job overhead: (a) one `mediocrity run-cell` process of a tiny cell: its wall time
+  * per-job overhead: (a) one `mediocrity escape run-cell` process of a tiny cell: its wall time
     minus the time it spent in `simulate`; (b) over the quick preset: (wall x cores -
     engine core-seconds) / jobs, engine core-seconds summed from the cells' timing attrs;
   * the default preset's overhead estimate: its jobs x (b), against its engine time =
@@ -99,7 +99,7 @@ def one_process_overhead(tmp: Path, repeats: int = 5) -> float:
     for k in range(repeats):
         out = tmp / f"overhead{k}.zarr"
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "mediocrity", "run-cell", "--spec",
+        subprocess.run([sys.executable, "-m", "mediocrity", "escape", "run-cell", "--spec",
                         spec_json(spec), "--out", str(out), "--allow-outside-results"], check=True,
                        capture_output=True)
         wall = time.perf_counter() - t0

@@ -265,7 +265,7 @@ def _run_cell_cli(cluster, tmp_path, dask_cfg: dict, config: dict = SMALL, **kwa
     cfg = resolve_config(config, ROOT / "workflow")
     spec = cell_spec(cfg, experiment_cells(cfg, next(iter(cfg["experiments"])))[0])
     dask_cfg = resolve_config(dict(config, dask=dask_cfg), ROOT / "workflow")["dask"]
-    args = (sys.executable, "-m", "mediocrity", "run-cell", "--spec", json.dumps(spec),
+    args = (sys.executable, "-m", "mediocrity", "escape", "run-cell", "--spec", json.dumps(spec),
             "--threads", "1", "--dask", json.dumps(dask_cfg),
             "--out", str(tmp_path / "results/S/cells/sgd/cell.zarr"))
     if kwargs.pop("background", False):

@@ -448,7 +448,8 @@ SPEC = {"experiment": "T", "engine": "gram", "d": 50, "p": 1, "gamma": 0.1, "noi
         "seeds": [0, 2], "root_seed": 0, "init": "random", "init_seed": 0,
         "threshold": 0.01, "t_min": 0.001, "t_max": 0.02, "saves_per_decade": 5,
         "stop_after": None}
-COMMANDS = [["run-cell"], ["ode"], ["merge"], ["exit-times"], ["status"], ["paper", "figure"],
+COMMANDS = [["escape", "run-cell"], ["escape", "ode"], ["escape", "merge"], ["escape", "exit-times"],
+            ["status"], ["paper", "figure"], ["margins", "run-cell"],
             ["paper", "fits"], ["paper", "summary"], ["paper"], ["info"], ["bogus"], []]
 FLAGS = ["--spec", "--out", "--threads", "--dask", "--attrs", "--engines", "--sweep", "--ode",
          "--configfile", "--config", "--cores", "--workflow-dir", "--stem", "--stores",
@@ -481,7 +482,7 @@ def argvs(draw):
         else:
             argv += [draw(st.sampled_from(FLAGS)), draw(st.text(max_size=8)
                                                         | st.sampled_from(TOKENS))]
-    if argv[:1] == ["run-cell"] and draw(st.booleans()):
+    if argv[:2] == ["escape", "run-cell"] and draw(st.booleans()):
         argv += ["--spec", json.dumps(SPEC)]
     return argv
 

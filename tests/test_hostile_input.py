@@ -74,14 +74,14 @@ def cli(capsys, *argv) -> tuple[int, str]:
 def test_run_cell_refuses_an_existing_directory_of_the_user(sandbox, capsys):
     (sandbox / "results" / "mine").mkdir()
     (sandbox / "results" / "mine" / "thesis.tex").write_text("years of work\n")
-    code, err = cli(capsys, "run-cell", "--spec", json.dumps(SPEC), "--out", "results/mine")
+    code, err = cli(capsys, "escape", "run-cell", "--spec", json.dumps(SPEC), "--out", "results/mine")
     assert code != 0 and "--out" in err and "not a store of mediocrity" in err
     assert (sandbox / "results" / "mine" / "thesis.tex").read_text() == "years of work\n"
 
 
 def test_run_cell_refuses_an_existing_file_and_renames_nothing(sandbox, capsys):
     (sandbox / "results" / "table.csv").write_text("a,b\n")
-    code, err = cli(capsys, "run-cell", "--spec", json.dumps(SPEC), "--out",
+    code, err = cli(capsys, "escape", "run-cell", "--spec", json.dumps(SPEC), "--out",
                     "results/table.csv")
     assert code != 0 and "existing file" in err
     assert sorted(p.name for p in (sandbox / "results").iterdir()) == ["table.csv"]
@@ -90,7 +90,7 @@ def test_run_cell_refuses_an_existing_file_and_renames_nothing(sandbox, capsys):
 @pytest.mark.parametrize("out", ["notes.txt", "mydir", "/tmp/elsewhere.zarr",
                                  "results/../mydir", "results", ""])
 def test_run_cell_out_outside_results_is_refused(sandbox, capsys, out):
-    code, err = cli(capsys, "run-cell", "--spec", json.dumps(SPEC), "--out", out)
+    code, err = cli(capsys, "escape", "run-cell", "--spec", json.dumps(SPEC), "--out", out)
     assert code != 0 and "--out" in err
     assert (sandbox / "notes.txt").read_text() == "precious\n"
     assert (sandbox / "mydir" / "data.csv").exists()
@@ -99,7 +99,7 @@ def test_run_cell_out_outside_results_is_refused(sandbox, capsys, out):
 
 def test_run_cell_writes_a_store_and_may_replace_its_own(sandbox, capsys):
     for _ in range(2):  # the second run replaces the first store: it is one of ours
-        code, _ = cli(capsys, "run-cell", "--spec", json.dumps(SPEC), "--out",
+        code, _ = cli(capsys, "escape", "run-cell", "--spec", json.dumps(SPEC), "--out",
                       "results/T/cell.zarr")
         assert code == 0
     assert xr.open_zarr(sandbox / "results/T/cell.zarr").risk.shape[0] == 2
@@ -330,34 +330,34 @@ def test_dask_address_scheduler_needs_an_address(sandbox, capsys):
     refused({**TINY, "dask": {"scheduler": "address"}}, "dask.address", "missing")
     refused({**TINY, "dask": {"scheduler": "address", "address": "not an address"}},
             "dask.address", "tcp://127.0.0.1:8786")
-    code, err = cli(capsys, "run-cell", "--spec", json.dumps(SPEC), "--out",
+    code, err = cli(capsys, "escape", "run-cell", "--spec", json.dumps(SPEC), "--out",
                     "results/x.zarr", "--dask", '{"scheduler": "address"}')
     assert code != 0 and "dask.address" in err
 
 
 # -- tracebacks instead of messages ------------------------------------------------------
 MISUSES = [
-    ["run-cell", "--spec", "{bad json", "--out", "results/x.zarr"],
-    ["run-cell", "--spec", "{}", "--out", "results/x.zarr"],
-    ["run-cell", "--spec", "[1, 2]", "--out", "results/x.zarr"],
-    ["run-cell", "--spec", json.dumps({**SPEC, "d": "50"}), "--out", "results/x.zarr"],
-    ["run-cell", "--spec", json.dumps({**SPEC, "t_max": 1e300}), "--out", "results/x.zarr"],
-    ["run-cell", "--spec", json.dumps({**SPEC, "seeds": [5, 2]}), "--out", "results/x.zarr"],
-    ["run-cell", "--spec", json.dumps(SPEC), "--out", "results/x.zarr", "--threads", "0"],
-    ["run-cell", "--spec", json.dumps(SPEC), "--out", "results/x.zarr", "--threads", "x"],
-    ["run-cell", "--spec", json.dumps(SPEC), "--out", "results/x.zarr", "--dask",
+    ["escape", "run-cell", "--spec", "{bad json", "--out", "results/x.zarr"],
+    ["escape", "run-cell", "--spec", "{}", "--out", "results/x.zarr"],
+    ["escape", "run-cell", "--spec", "[1, 2]", "--out", "results/x.zarr"],
+    ["escape", "run-cell", "--spec", json.dumps({**SPEC, "d": "50"}), "--out", "results/x.zarr"],
+    ["escape", "run-cell", "--spec", json.dumps({**SPEC, "t_max": 1e300}), "--out", "results/x.zarr"],
+    ["escape", "run-cell", "--spec", json.dumps({**SPEC, "seeds": [5, 2]}), "--out", "results/x.zarr"],
+    ["escape", "run-cell", "--spec", json.dumps(SPEC), "--out", "results/x.zarr", "--threads", "0"],
+    ["escape", "run-cell", "--spec", json.dumps(SPEC), "--out", "results/x.zarr", "--threads", "x"],
+    ["escape", "run-cell", "--spec", json.dumps(SPEC), "--out", "results/x.zarr", "--dask",
      '{"scheduler": "nope"}'],
-    ["run-cell", "--spec", json.dumps(SPEC), "--out", "results/x.zarr", "--dask", "nope"],
-    ["run-cell", "--spec", json.dumps(SPEC), "--out", ""],
-    ["ode", "--spec", "{}", "--attrs", "{}", "--out", "results/o.zarr"],
-    ["ode", "--spec", json.dumps({"experiment": "T", "root_seed": 0, "d": [50], "p": [1],
+    ["escape", "run-cell", "--spec", json.dumps(SPEC), "--out", "results/x.zarr", "--dask", "nope"],
+    ["escape", "run-cell", "--spec", json.dumps(SPEC), "--out", ""],
+    ["escape", "ode", "--spec", "{}", "--attrs", "{}", "--out", "results/o.zarr"],
+    ["escape", "ode", "--spec", json.dumps({"experiment": "T", "root_seed": 0, "d": [50], "p": [1],
                                   "gamma": [-1]}), "--attrs", "{}", "--out", "results/o.zarr"],
     ["status", "--configfile", "nope.yaml"],
     ["status", "--config", "novalue"],
     ["status", "--cores", "0"],
-    ["merge", "--attrs", "{}", "--out", "results/s.zarr", "results/missing.zarr"],
-    ["merge", "--attrs", "{oops", "--out", "results/s.zarr", "results/missing.zarr"],
-    ["exit-times", "--sweep", "results/missing.zarr", "--out", "results/e.zarr"],
+    ["escape", "merge", "--attrs", "{}", "--out", "results/s.zarr", "results/missing.zarr"],
+    ["escape", "merge", "--attrs", "{oops", "--out", "results/s.zarr", "results/missing.zarr"],
+    ["escape", "exit-times", "--sweep", "results/missing.zarr", "--out", "results/e.zarr"],
     ["paper", "fits", "--exit-times", "results/F3/exit_times.zarr", "--csv", "results/a.csv",
      "--netcdf", "results/a.nc", "--tex", "results/a.tex"],
     ["paper", "figure", "F1", "--stem", "results/F1", "--stores", "results/F1/sweep.zarr"],
@@ -379,17 +379,23 @@ def test_cli_misuse_is_a_message_and_a_nonzero_exit(sandbox, capsys, argv):
 
 def test_debug_shows_the_traceback(sandbox, capsys):
     with pytest.raises(ValueError):
-        main(["--debug", "exit-times", "--sweep", "results", "--out", "results/e.zarr"])
-    code, err = cli(capsys, "exit-times", "--sweep", "results", "--out", "results/e.zarr")
+        main(["--debug", "escape", "exit-times", "--sweep", "results", "--out", "results/e.zarr"])
+    code, err = cli(capsys, "escape", "exit-times", "--sweep", "results", "--out", "results/e.zarr")
     assert code == 2 and "--debug" in err
 
 
 def test_cli_subprocess_prints_no_traceback(sandbox):
-    out = subprocess.run([sys.executable, "-m", "mediocrity", "run-cell", "--spec", "{bad",
-                          "--out", "results/x.zarr"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "mediocrity", "escape", "run-cell", "--spec",
+                          "{bad", "--out", "results/x.zarr"], capture_output=True, text=True,
                          timeout=120, cwd=sandbox)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.count("\n") == 1 and "--spec = '{bad'" in out.stderr
+
+
+def test_the_old_spelling_of_the_escape_steps_still_works_with_a_note(sandbox, capsys):
+    code, err = cli(capsys, "run-cell", "--spec", json.dumps(SPEC), "--out", "results/c.zarr")
+    assert code == 0 and (sandbox / "results" / "c.zarr" / ".zmetadata").is_file()
+    assert "mediocrity run-cell: deprecated, use `mediocrity escape run-cell`" in err
 
 
 @pytest.mark.parametrize("results", ["../elsewhere", "/tmp/x", "results/../../x", "out",
@@ -411,10 +417,10 @@ def test_outputs_may_go_next_to_inputs_only_in_a_results_tree(tmp_path, monkeypa
     spec = json.dumps(SPEC)
     for tree in ("results", "data"):  # a results tree elsewhere, and a non-results one
         cell = tmp_path / "elsewhere" / tree / "T" / "cells" / "gram" / "c.zarr"
-        assert cli(capsys, "run-cell", "--spec", spec, "--out", str(cell),
+        assert cli(capsys, "escape", "run-cell", "--spec", spec, "--out", str(cell),
                    "--allow-outside-results")[0] == 0
         out = tmp_path / "elsewhere" / tree / "T" / "sweep.zarr"
-        code, err = cli(capsys, "merge", "--attrs", '{"threshold": 0.01}', "--out", str(out),
+        code, err = cli(capsys, "escape", "merge", "--attrs", '{"threshold": 0.01}', "--out", str(out),
                         str(cell))
         assert (code == 0) == (tree == "results"), err
         assert out.exists() == (tree == "results")

@@ -182,6 +182,6 @@ def test_missing_references_and_targets(tmp_path):
     assert paper.figure_experiments(cfg) == ["M1", "M5"]
     assert paper.targets(cfg)[:4] == ["res/paper/figures/M1.pdf", "res/paper/figures/M1.png",
                                       "res/paper/fits_M1.csv", "res/paper/numbers_M1.tex"]
-    assert paper.figure_experiments({}) == [] and paper.targets({"margins": {}}) == []
+    assert paper.figure_experiments({}) == [] and paper.targets({"results": "r", "margins": {}}) == []
     with pytest.raises(ValueError, match="M1"):
         paper.measure("M9", summary, sweep, 10, 0)
