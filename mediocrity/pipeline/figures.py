@@ -59,7 +59,7 @@ def value_range(coord: xr.DataArray) -> str:
 
 
 def set_title(fig: Figure, name: str, *parts: str) -> None:
-    """Figure title 'F3: part, part; ...' (empty parts dropped), wrapped to the width
+    """Figure title '<name>: part, part; ...' (empty parts dropped), wrapped to the width
     (never inside 'name = value')."""
     text = ", ".join(part for part in parts if part).replace(" = ", "\u00a0=\u00a0")
     fig.suptitle(textwrap.fill(f"{name}: {text}", int(fig.get_figwidth() * 16)), fontsize=9)

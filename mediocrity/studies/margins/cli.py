@@ -1,6 +1,6 @@
 """`mediocrity margins ...`: the margins study's pipeline steps, one package call each
-(used by its rules.smk), with the same argument checks as the escape
-study's commands (one-line errors naming the argument; outputs inside ./results)."""
+(used by its rules.smk), with the core's argument guards (one-line errors naming the
+argument; outputs inside ./results)."""
 
 from __future__ import annotations
 

@@ -402,7 +402,7 @@ def _word(name) -> str:
 def macro_name(experiment: str, quantity: str, field: str, cell: dict) -> str:
     """mOneSamplesExponentSlopeLoGf, mTwoFractionAboveNtkValueGfMSixtyFour: the experiment,
     the quantity, the field, then the engine and the other cell values like
-    mediocrity.studies.escape.fit.latex_name (letters only)."""
+    the core's tex helpers (letters only)."""
     head = _word(experiment)
     name = head[:1].lower() + head[1:] + _word(quantity) + _word(field)
     for key in MACRO_KEYS:

@@ -1,6 +1,6 @@
-# The margins study (config key `margins`, mediocrity/studies/margins/): one job per (experiment,
-# engine, d, m, n, k, separation, seed chunk), its seeds mapped over Dask like the escape
-# study's; cells -> <results>/<M>/sweep.zarr -> <results>/<M>/summary.zarr (one row per
+# The margins study (config key `margins`, mediocrity/studies/margins/): one job per
+# (experiment, engine, d, m, n, k, separation, seed chunk), its seeds mapped over Dask by
+# the core's runtime; cells -> <results>/<M>/sweep.zarr -> <results>/<M>/summary.zarr (one row per
 # run), then the figures M1..M5 and their fits (appended to the paper's fits.csv).
 # Thin rules: each runs one subcommand of `mediocrity margins` (cli.py). Uses the core's
 # names (workflow/rules/common.smk): RESULTS, MEDIOCRITY, DASK, experiment_store, ...
