@@ -181,8 +181,7 @@ def test_config_hash_tracks_results_not_descriptions():
 def _snakemake_dry_run(where: Path, config: dict, *extra) -> str:
     where.mkdir()
     shutil.copy(ROOT / "Snakefile", where / "Snakefile")
-    shutil.copytree(WORKFLOW, where / "workflow",
-                    ignore=shutil.ignore_patterns("paper.smk", "__pycache__"))
+    shutil.copytree(WORKFLOW, where / "workflow", ignore=shutil.ignore_patterns("__pycache__"))
     (where / "config.yaml").write_text(yaml.safe_dump(config))
     run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", *extra],
                          cwd=where, capture_output=True, text=True, timeout=120)

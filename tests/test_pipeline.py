@@ -45,12 +45,12 @@ TINY = {
 STORES = ("sweep", "ode", "exit_times")
 
 
-def make_workflow(where: Path, config: dict | None, paper: bool = False) -> Path:
+def make_workflow(where: Path, config: dict | None) -> Path:
     """A runnable copy of the workflow in `where` (config.yaml: `config`, or the shipped one)."""
     where.mkdir(parents=True)
     shutil.copy(ROOT / "Snakefile", where)
-    ignore = ["__pycache__"] + ([] if paper else ["paper.smk"])
-    shutil.copytree(ROOT / "workflow", where / "workflow", ignore=shutil.ignore_patterns(*ignore))
+    shutil.copytree(ROOT / "workflow", where / "workflow",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     if config is None:
         shutil.copy(ROOT / "config.yaml", where)
     else:
@@ -193,7 +193,7 @@ def test_adding_a_d_value_runs_only_the_new_cells(tiny_run, tmp_path):
     _with_config(where, d=[40, 60])
     counts = job_counts(snakemake(where, "-n", "--cores", "2"))
     assert counts == {"simulate_cell": 4, "merge_sweep": 1, "ode": 1, "exit_times": 1,
-                      "all": 1}
+                      "paper_summary": 1, "all": 1}
     snakemake(where, "--cores", "2")
     assert {p: p.stat().st_mtime_ns for p in old} == old
     assert list(store(where, "T", "sweep").d.values) == [40, 60]
