@@ -47,3 +47,28 @@ def test_unknown_command_fails_with_usage():
     out = _run([sys.executable, "-m", "mediocrity", "no-such-command"])
     assert out.returncode != 0
     assert "usage: mediocrity" in out.stderr
+
+
+def test_every_option_of_every_command_says_what_it_is(monkeypatch, capsys):
+    """Each argument of `mediocrity` and of each study's commands has a help text."""
+    import argparse
+
+    from mediocrity.pipeline.cli import main
+    from mediocrity.studies.escape.exponents import main as f7_main
+
+    missing = []
+    add = argparse._ActionsContainer.add_argument
+
+    def spy(self, *args, **kwargs):
+        action = add(self, *args, **kwargs)
+        if not action.help and not isinstance(action, argparse._HelpAction):
+            missing.append(f"{getattr(self, 'prog', '?')} {'/'.join(args)}")
+        return action
+
+    monkeypatch.setattr(argparse._ActionsContainer, "add_argument", spy)
+    for run, argv in [(main, ["-h"]), (main, ["status", "-h"]), (main, ["escape", "-h"]),
+                      (main, ["paper", "-h"]), (main, ["margins", "-h"]), (f7_main, ["-h"])]:
+        with pytest.raises(SystemExit):
+            run(argv)
+    capsys.readouterr()
+    assert missing == []

@@ -280,7 +280,7 @@ def main_paper(argv: list[str] | None = None) -> int:
                      help="F1..F6. F7 is not made here: `python -m "
                           "mediocrity.studies.escape.exponents --stem S --stores P.. --csv C "
                           "--tex T` makes it (rule paper_f7)")
-    one.add_argument("--stem", required=True)
+    one.add_argument("--stem", required=True, help="output path without .pdf/.png")
     one.add_argument("--stores", nargs="+", required=True,
                      help="<experiment>/{sweep,exit_times,ode}.zarr")
     one.add_argument("--fits", help="fits.nc (needed by F3)")
@@ -288,13 +288,15 @@ def main_paper(argv: list[str] | None = None) -> int:
     fits = sub.add_parser("fits", help="exit time vs log d fits: CSV, netCDF, LaTeX")
     fits.add_argument("--exit-times", required=True, nargs="+",
                       help="exit_times.zarr (several: combined along engine, e.g. F3 F3sde)")
-    fits.add_argument("--csv", required=True)
-    fits.add_argument("--netcdf", required=True)
-    fits.add_argument("--tex", required=True)
+    fits.add_argument("--csv", required=True, help="fit table (CSV, one row per fitted cell)")
+    fits.add_argument("--netcdf", required=True, help="the same fits as netCDF (F3 reads it)")
+    fits.add_argument("--tex", required=True, help="LaTeX macros of the fits")
     fits.add_argument("--n-boot", type=int_range("--n-boot", 1, 10**6),
-                      default=DEFAULT_OPTIONS["n_boot"])
+                      default=DEFAULT_OPTIONS["n_boot"],
+                      help="bootstrap replicates of the intervals (config paper.n_boot)")
     fits.add_argument("--bootstrap-seed", type=int_range("--bootstrap-seed", 0, 2**63 - 1),
-                      default=DEFAULT_OPTIONS["bootstrap_seed"])
+                      default=DEFAULT_OPTIONS["bootstrap_seed"],
+                      help="seed of the bootstrap (config paper.bootstrap_seed)")
     fits.add_argument("--d-min", type=float, default=None,
                       help="fit the exact engines only over d >= D_MIN")
     fits.add_argument("--d-min-sde", type=float, default=None,
@@ -305,9 +307,10 @@ def main_paper(argv: list[str] | None = None) -> int:
     fits.add_argument("--extra-tex", nargs="*", default=(),
                       help="macro files appended to --tex (F7)")
     summ = sub.add_parser("summary", help="per-cell measurement summaries to netCDF")
-    summ.add_argument("--out", required=True)
-    summ.add_argument("--stores", nargs="+", required=True)
-    summ.add_argument("--t-from", type=float)
+    summ.add_argument("--out", required=True, help="summary (netCDF)")
+    summ.add_argument("--stores", nargs="+", required=True,
+                      help="<experiment>/{sweep,exit_times,ode}.zarr of every experiment")
+    summ.add_argument("--t-from", type=float, help="plateau window start (F6)")
     for command in sub.choices.values():
         command.add_argument("--allow-outside-results", action="store_true",
                              help="allow outputs outside ./results and outside the results "
