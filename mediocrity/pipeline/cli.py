@@ -210,6 +210,15 @@ def add_run_cell(sub, help: str):
     return cell
 
 
+def add_bootstrap(parser, n_boot: int = 1000, seed: int = 0) -> None:
+    """--n-boot and --bootstrap-seed of every fit command (config paper.n_boot,
+    paper.bootstrap_seed; the ranges of the schema)."""
+    parser.add_argument("--n-boot", type=int_range("--n-boot", 1, 10**6), default=n_boot,
+                        help="bootstrap replicates of the intervals (config paper.n_boot)")
+    parser.add_argument("--bootstrap-seed", type=int_range("--bootstrap-seed", 0, 2**63 - 1),
+                        default=seed, help="seed of the bootstrap (config paper.bootstrap_seed)")
+
+
 def _schema_of(key: str) -> dict:
     """The core config schema's sub-schema `key` (mediocrity/pipeline/schema.yaml)."""
     from .config import SCHEMA, load_yaml

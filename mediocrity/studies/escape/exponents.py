@@ -293,7 +293,7 @@ def main(argv=None) -> int:
     """`python -m mediocrity.studies.escape.exponents --stem S --stores P.. --csv C --tex T`."""
     import argparse
 
-    from ...pipeline.cli import int_range
+    from ...pipeline.cli import add_bootstrap
 
     ap = argparse.ArgumentParser(prog="python -m mediocrity.studies.escape.exponents",
                                  description="F7: figure, fits and macros")
@@ -303,10 +303,7 @@ def main(argv=None) -> int:
     ap.add_argument("--csv", required=True, help="fit table (one row per experiment, p)")
     ap.add_argument("--tex", required=True, help="LaTeX macros of the fits")
     ap.add_argument("--cells", default=None, help="per-cell table (CSV)")
-    ap.add_argument("--n-boot", type=int_range("--n-boot", 1, 10**6), default=1000,
-                    help="bootstrap replicates of the slope intervals (config paper.n_boot)")
-    ap.add_argument("--bootstrap-seed", type=int_range("--bootstrap-seed", 0, 2**63 - 1),
-                    default=0, help="seed of the bootstrap (config paper.bootstrap_seed)")
+    add_bootstrap(ap)
     args = ap.parse_args(argv)
     write_f7(args.stem, args.stores, args.csv, args.tex, args.cells, args.n_boot,
              args.bootstrap_seed)

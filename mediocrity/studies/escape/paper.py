@@ -270,7 +270,7 @@ def main_paper(argv: list[str] | None = None) -> int:
     """`mediocrity paper figure F3 --stem S --stores P.. [--fits F]`, `... fits
     --exit-times P.. --csv --netcdf --tex [--d-min --d-min-sde --agreement A]`,
     `... summary --out O --stores P..`."""
-    from ...pipeline.cli import int_range
+    from ...pipeline.cli import add_bootstrap
     from .cli import check_paper_args
 
     parser = argparse.ArgumentParser(prog="mediocrity paper", description=__doc__)
@@ -291,12 +291,7 @@ def main_paper(argv: list[str] | None = None) -> int:
     fits.add_argument("--csv", required=True, help="fit table (CSV, one row per fitted cell)")
     fits.add_argument("--netcdf", required=True, help="the same fits as netCDF (F3 reads it)")
     fits.add_argument("--tex", required=True, help="LaTeX macros of the fits")
-    fits.add_argument("--n-boot", type=int_range("--n-boot", 1, 10**6),
-                      default=DEFAULT_OPTIONS["n_boot"],
-                      help="bootstrap replicates of the intervals (config paper.n_boot)")
-    fits.add_argument("--bootstrap-seed", type=int_range("--bootstrap-seed", 0, 2**63 - 1),
-                      default=DEFAULT_OPTIONS["bootstrap_seed"],
-                      help="seed of the bootstrap (config paper.bootstrap_seed)")
+    add_bootstrap(fits, DEFAULT_OPTIONS["n_boot"], DEFAULT_OPTIONS["bootstrap_seed"])
     fits.add_argument("--d-min", type=float, default=None,
                       help="fit the exact engines only over d >= D_MIN")
     fits.add_argument("--d-min-sde", type=float, default=None,

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import argparse
 
-from ...pipeline.cli import (CLIError, add_run_cell, check_dask, check_input_store, check_output,
-                             check_spec_cell, check_spec_keys, int_range, json_arg, short_repr)
+from ...pipeline.cli import (CLIError, add_bootstrap, add_run_cell, check_dask,
+                             check_input_store, check_output, check_spec_cell, check_spec_keys,
+                             json_arg, short_repr)
 from ...pipeline.paths import results_tree
 from .sweep import RUN_KEYS
 
@@ -52,10 +53,7 @@ def main_margins(argv: list[str]) -> int:
     figure.add_argument("--sweep", required=True, help="the experiment's sweep store")
     figure.add_argument("--csv", required=True, help="fit table (CSV)")
     figure.add_argument("--tex", required=True, help="LaTeX macros of the fits")
-    figure.add_argument("--n-boot", type=int_range("--n-boot", 1, 10**6), default=1000,
-                        help="bootstrap replicates of the intervals (config paper.n_boot)")
-    figure.add_argument("--bootstrap-seed", type=int_range("--bootstrap-seed", 0, 2**63 - 1),
-                        default=0, help="seed of the bootstrap (config paper.bootstrap_seed)")
+    add_bootstrap(figure)
     for command in (cell, merge, summary):
         command.add_argument("--allow-outside-results", action="store_true",
                              help="allow --out outside ./results")
