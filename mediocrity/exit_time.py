@@ -36,13 +36,13 @@ def exit_time(risk: xr.DataArray, threshold: float = 0.01, dim: str = "t") -> xr
 
     risk needs a coordinate `dim` of finite, strictly increasing times (at least two);
     anything else is refused with a ValueError naming the argument."""
-    from .problem import _is_real, short_repr
+    from .problem import is_real, short_repr
 
     if not isinstance(risk, xr.DataArray):
         raise ValueError(f"risk = {short_repr(risk)}: allowed an xarray.DataArray with a "
                          f"{dim!r} coordinate (e.g. simulate(...).risk), not "
                          f"{type(risk).__name__}")
-    if not (_is_real(threshold) and 0 < threshold < 1):
+    if not (is_real(threshold) and 0 < threshold < 1):
         raise ValueError(f"threshold = {short_repr(threshold)}: allowed a number in (0, 1)")
     if not isinstance(dim, str) or dim not in risk.dims:
         raise ValueError(f"dim = {short_repr(dim)}: risk has no dimension {short_repr(dim)} "

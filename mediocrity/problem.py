@@ -47,12 +47,16 @@ def _require(ok: bool, name: str, value, allowed: str) -> None:
         raise ValueError(f"Problem.{name} = {short_repr(value)} is invalid: allowed {allowed}")
 
 
-def _is_int(x) -> bool:
+def is_int(x) -> bool:
+    """An integer, not a bool (numpy integers included)."""
     return isinstance(x, Integral) and not isinstance(x, bool)
 
 
-def _is_real(x) -> bool:
+def is_real(x) -> bool:
+    """A finite real number, not a bool."""
     return isinstance(x, Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
 
 
 @dataclass(frozen=True)
@@ -86,27 +90,27 @@ class Problem:
     model: str = "phase_retrieval"
 
     def __post_init__(self) -> None:
-        _require(_is_int(self.d) and 2 <= self.d <= D_MAX, "d", self.d,
+        _require(is_int(self.d) and 2 <= self.d <= D_MAX, "d", self.d,
                  f"an integer in [2, {D_MAX:.0e}]")
-        _require(_is_int(self.p) and 1 <= self.p <= P_MAX, "p", self.p,
+        _require(is_int(self.p) and 1 <= self.p <= P_MAX, "p", self.p,
                  f"an integer in [1, {P_MAX:.0e}]")
-        _require(_is_real(self.gamma) and self.gamma > 0, "gamma", self.gamma,
+        _require(is_real(self.gamma) and self.gamma > 0, "gamma", self.gamma,
                  "a finite number > 0")
-        _require(_is_real(self.noise) and self.noise >= 0, "noise", self.noise,
+        _require(is_real(self.noise) and self.noise >= 0, "noise", self.noise,
                  "a finite number >= 0")
-        _require(_is_real(self.threshold) and 0 < self.threshold < 1, "threshold",
+        _require(is_real(self.threshold) and 0 < self.threshold < 1, "threshold",
                  self.threshold, "a number in (0, 1)")
-        _require(_is_real(self.t_min) and self.t_min > 0, "t_min", self.t_min,
+        _require(is_real(self.t_min) and self.t_min > 0, "t_min", self.t_min,
                  "a finite number > 0")
-        _require(_is_real(self.t_max) and self.t_max > self.t_min, "t_max", self.t_max,
+        _require(is_real(self.t_max) and self.t_max > self.t_min, "t_max", self.t_max,
                  f"a finite number > t_min = {self.t_min!r}")
         _require(self.t_max <= T_RATIO_MAX * self.t_min, "t_max", self.t_max,
                  f"at most {T_RATIO_MAX:.0e} x t_min = {self.t_min!r} (size of the save "
                  "grid)")
-        _require(_is_int(self.saves_per_decade) and 1 <= self.saves_per_decade <= 1000,
+        _require(is_int(self.saves_per_decade) and 1 <= self.saves_per_decade <= 1000,
                  "saves_per_decade", self.saves_per_decade, "an integer in [1, 1000]")
         _require(self.stop_after is None
-                 or (_is_real(self.stop_after) and self.stop_after >= 0),
+                 or (is_real(self.stop_after) and self.stop_after >= 0),
                  "stop_after", self.stop_after, "None or a finite number >= 0")
         _require(self.activation in ACTIVATIONS, "activation", self.activation,
                  f"one of {ACTIVATIONS}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from numbers import Integral
 
 import dask
 import numpy as np
@@ -19,7 +18,7 @@ from .engines import (
     run_in_epoch,
 )
 from .initial import initial_grams, run_generators
-from .problem import Problem, short_repr
+from .problem import Problem, is_int, short_repr
 
 ENGINES = registry.names()  # engines/registry.py: the one place engines are named
 SAVE_Q_MAX_P = 32
@@ -32,14 +31,10 @@ SEEDS_ALLOWED = (f"a count in [1, {SEEDS_MAX:.0e}] or a list of distinct integer
                  f"in [0, 2**63 - 1]")
 
 
-def _is_int(x) -> bool:
-    return isinstance(x, Integral) and not isinstance(x, (bool, np.bool_))
-
-
 def seed_indices(seeds) -> list[int]:
     """seeds: a count n (-> 0..n-1) or a list/tuple/range/1-d integer array of distinct
     non-negative seed indices (not text, floats or bools: "12" is not [1, 2])."""
-    if _is_int(seeds):
+    if is_int(seeds):
         if not 1 <= seeds <= SEEDS_MAX:
             raise ValueError(f"seeds = {short_repr(seeds)}: allowed {SEEDS_ALLOWED}")
         return list(range(int(seeds)))
@@ -48,7 +43,7 @@ def seed_indices(seeds) -> list[int]:
     if not isinstance(seeds, (list, tuple, range, np.ndarray)):
         raise ValueError(f"seeds = {short_repr(seeds)}: allowed {SEEDS_ALLOWED}")
     if not 1 <= len(seeds) <= SEEDS_MAX or not all(
-            _is_int(s) and 0 <= s <= SEED_INDEX_MAX for s in seeds):
+            is_int(s) and 0 <= s <= SEED_INDEX_MAX for s in seeds):
         raise ValueError(f"seeds = {short_repr(seeds)}: allowed {SEEDS_ALLOWED}")
     out = [int(s) for s in seeds]
     if len(set(out)) != len(out):
@@ -58,7 +53,7 @@ def seed_indices(seeds) -> list[int]:
 
 def check_seed_arg(name: str, value) -> int:
     """root_seed / init_seed: an integer in [0, 2**63 - 1] (not a bool, float or text)."""
-    if not (_is_int(value) and 0 <= value <= SEED_INDEX_MAX):
+    if not (is_int(value) and 0 <= value <= SEED_INDEX_MAX):
         raise ValueError(f"{name} = {short_repr(value)}: allowed an integer in [0, 2**63 - 1]")
     return int(value)
 

@@ -19,23 +19,20 @@ f(x; r) = <r, psi(x)>, psi_j(x) = a_j relu(u_j.x)/sqrt(m), and |W|_F = |r|_2.
 from __future__ import annotations
 
 import math
-from numbers import Integral
 
 import numba
 import numpy as np
 from scipy.special import expit
 
+from ...problem import is_int
+
 
 # -- validation ---------------------------------------------------------------------------
-def _is_int(x) -> bool:
-    return isinstance(x, Integral) and not isinstance(x, bool)
-
-
 def check_width(d, m) -> None:
     """ValueError naming d or m unless d >= 2 and m is even and >= 2 (the doubling init)."""
-    if not (_is_int(d) and d >= 2):
+    if not (is_int(d) and d >= 2):
         raise ValueError(f"d = {d!r} is invalid: allowed an integer >= 2")
-    if not (_is_int(m) and m >= 2 and m % 2 == 0):
+    if not (is_int(m) and m >= 2 and m % 2 == 0):
         raise ValueError(f"m = {m!r} is invalid: allowed an even integer >= 2 (doubling init)")
 
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from numbers import Integral, Real
 
 import numpy as np
 
+from ...problem import is_int, is_real, short_repr
 from .engines import names as engine_names
-from ...problem import short_repr
 
 DATASETS = ("parity", "collapse", "sphere_xor")  # mediocrity.studies.margins.data.DATASETS
 ENGINES = engine_names()  # the study's engine records (engines.py)
@@ -27,14 +26,6 @@ D_MAX, M_MAX, N_MAX = 4096, 65536, 10**6
 ARRAY_MAX = 2 * 10**8  # entries of the largest array of a run (n x d, n x m, m x d)
 T_RATIO_MAX = 1e15
 MAX_STEPS = 10**6  # gf: accepted steps of one run, by default (tiny margins need ~1/gamma^2)
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, Integral) and not isinstance(x, bool)
-
-
-def _is_real(x) -> bool:
-    return isinstance(x, Real) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _require(ok: bool, name: str, value, allowed: str) -> None:
@@ -71,38 +62,38 @@ class MarginProblem:
     def __post_init__(self):
         _require(isinstance(self.data, str) and self.data in DATASETS, "data", self.data,
                  f"one of {DATASETS}")
-        _require(_is_int(self.d) and 2 <= self.d <= D_MAX, "d", self.d,
+        _require(is_int(self.d) and 2 <= self.d <= D_MAX, "d", self.d,
                  f"an integer in [2, {D_MAX}]")
-        _require(_is_int(self.m) and 2 <= self.m <= M_MAX and self.m % 2 == 0, "m", self.m,
+        _require(is_int(self.m) and 2 <= self.m <= M_MAX and self.m % 2 == 0, "m", self.m,
                  f"an even integer in [2, {M_MAX}] (units come in pairs of opposite sign)")
-        _require(_is_int(self.n) and 1 <= self.n <= N_MAX, "n", self.n,
+        _require(is_int(self.n) and 1 <= self.n <= N_MAX, "n", self.n,
                  f"an integer in [1, {N_MAX}]")
-        _require(_is_int(self.n_test) and 1 <= self.n_test <= N_MAX, "n_test", self.n_test,
+        _require(is_int(self.n_test) and 1 <= self.n_test <= N_MAX, "n_test", self.n_test,
                  f"an integer in [1, {N_MAX}]")
         _require(isinstance(self.engine, str) and self.engine in ENGINES, "engine",
                  self.engine, f"one of {ENGINES}")
         _require(isinstance(self.constraint, str) and self.constraint in CONSTRAINTS,
                  "constraint", self.constraint, f"one of {CONSTRAINTS}")
         if self.data == "collapse":
-            _require(_is_int(self.k) and 2 <= self.k <= self.d, "k", self.k,
+            _require(is_int(self.k) and 2 <= self.k <= self.d, "k", self.k,
                      f"an integer in [2, d = {self.d}] for data 'collapse'")
-            _require(_is_real(self.separation) and self.separation > 0, "separation",
+            _require(is_real(self.separation) and self.separation > 0, "separation",
                      self.separation, "a finite number > 0 for data 'collapse'")
         else:
             _require(self.k is None, "k", self.k, f"None: data {self.data!r} has no groups")
             _require(self.separation is None, "separation", self.separation,
                      f"None: data {self.data!r} has no groups")
-        _require(_is_real(self.step) and self.step > 0, "step", self.step,
+        _require(is_real(self.step) and self.step > 0, "step", self.step,
                  "a finite number > 0")
-        _require(_is_real(self.step_max) and self.step_max > 0, "step_max", self.step_max,
+        _require(is_real(self.step_max) and self.step_max > 0, "step_max", self.step_max,
                  "a finite number > 0 (it caps every gf step, the first one included)")
-        _require(_is_int(self.max_steps) and 1 <= self.max_steps <= 10**12, "max_steps",
+        _require(is_int(self.max_steps) and 1 <= self.max_steps <= 10**12, "max_steps",
                  self.max_steps, "an integer in [1, 1e12] (accepted gf steps of one run)")
-        _require(_is_real(self.t_min) and self.t_min > 0, "t_min", self.t_min,
+        _require(is_real(self.t_min) and self.t_min > 0, "t_min", self.t_min,
                  "a finite number > 0")
-        _require(_is_real(self.t_max) and self.t_min < self.t_max <= T_RATIO_MAX * self.t_min,
+        _require(is_real(self.t_max) and self.t_min < self.t_max <= T_RATIO_MAX * self.t_min,
                  "t_max", self.t_max, f"a finite number in (t_min, {T_RATIO_MAX:.0e} t_min]")
-        _require(_is_int(self.saves_per_decade) and 1 <= self.saves_per_decade <= 100,
+        _require(is_int(self.saves_per_decade) and 1 <= self.saves_per_decade <= 100,
                  "saves_per_decade", self.saves_per_decade, "an integer in [1, 100]")
         refs = self.references
         _require(isinstance(refs, (tuple, list)) and all(r in REFERENCES for r in refs)
