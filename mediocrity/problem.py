@@ -57,8 +57,6 @@ def is_real(x) -> bool:
     return isinstance(x, Real) and not isinstance(x, bool) and math.isfinite(x)
 
 
-
-
 @dataclass(frozen=True)
 class Problem:
     """Online SGD of a p-neuron committee f(x) = (1/p) sum_j (w_j.x/sqrt d)^2 learning
