@@ -38,10 +38,10 @@ def system_temp_inside_pytest_basetemp(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def quick_run(tmp_path_factory):
-    """A copy of the workflow (shipped config.yaml, paper stage included) after
+    """A copy of the workflow (shipped config.yaml) after
     `snakemake --cores 2 --config preset=quick`: the one quick-preset run of the suite."""
     from test_pipeline import make_workflow, snakemake
 
-    where = make_workflow(tmp_path_factory.mktemp("quick") / "run", None, paper=True)
+    where = make_workflow(tmp_path_factory.mktemp("quick") / "run", None)
     snakemake(where, "--cores", "2", "--config", "preset=quick", timeout=1200)
     return where
