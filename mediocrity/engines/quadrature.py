@@ -41,20 +41,28 @@ from ..overlaps import risk_from_gram as risk_gram
 
 
 @numba.njit(cache=True, nogil=True)
-def _setup(m, q):
-    """Normalised Gram matrix of (m, q), its semidefinite-safe Cholesky factor and the
-    pair index tables (j < k) of the q part of the state."""
+def _gram(m, q):
+    """The normalised Gram matrix (teacher first) of the state (m (p,), q (p, p))."""
     p = m.size
-    r = p + 1
-    g = np.empty((r, r))
+    g = np.empty((p + 1, p + 1))
     g[0, 0] = 1.0
     for j in range(p):
         g[0, j + 1] = m[j]
         g[j + 1, 0] = m[j]
         for k in range(p):
             g[j + 1, k + 1] = q[j, k]
+    return g
+
+
+@numba.njit(cache=True, nogil=True)
+def _setup(m, q):
+    """For the moments at (m, q): the semidefinite-safe Cholesky factor of the normalised
+    Gram matrix, the pair index tables (j < k) of the q part of the state, and the scratch
+    and accumulators of `_accumulate`: (low, pa, pb, xi, u, ds, a, b, mean, second)."""
+    p = m.size
+    r = p + 1
     low = np.zeros((r, r))
-    psd_cholesky(g, low)
+    psd_cholesky(_gram(m, q), low)
     n = p + (p * (p - 1)) // 2
     pa = np.empty(n - p, dtype=np.int64)
     pb = np.empty(n - p, dtype=np.int64)
@@ -64,7 +72,8 @@ def _setup(m, q):
             pa[x] = j
             pb[x] = k
             x += 1
-    return low, pa, pb
+    return (low, pa, pb, np.zeros(r), np.empty(r), np.empty(p), np.empty(n), np.empty(n),
+            np.zeros(n), np.zeros((n, n)))
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -129,19 +138,10 @@ def quadrature_moments(m, q, gamma, noise, nodes, weights, want_cov):
     tensor rule (nodes, weights) in each of the p + 1 dimensions (weights summing to 1
     for the standard normal): exact for polynomial models with enough nodes. cov is zero
     unless want_cov."""
-    p = m.size
-    r = p + 1
-    n = p + (p * (p - 1)) // 2
-    low, pa, pb = _setup(m, q)
+    r = m.size + 1
+    low, pa, pb, xi, u, ds, a, b, mean, second = _setup(m, q)
     nn = nodes.size
     idx = np.zeros(r, dtype=np.int64)
-    xi = np.empty(r)
-    u = np.empty(r)
-    ds = np.empty(p)
-    a = np.empty(n)
-    b = np.empty(n)
-    mean = np.zeros(n)
-    second = np.zeros((n, n))
     for _ in range(nn ** r):
         w = 1.0
         for i in range(r):
@@ -214,23 +214,14 @@ def piecewise_moments(m, q, gamma, noise, gl_x, gl_w, want_cov):
     ξ_0..ξ_i only and, given the outer ones, changes sign at a single point of ξ_i: the
     rule of level i is split there, the integrand is smooth on every piece and the rule
     converges exponentially in the nodes per piece. Cost (2 len(gl_x))^(p+1) points."""
-    p = m.size
-    r = p + 1
-    n = p + (p * (p - 1)) // 2
-    low, pa, pb = _setup(m, q)
+    r = m.size + 1
+    low, pa, pb, xi, u, ds, a, b, mean, second = _setup(m, q)
     k = gl_x.size
     xs = np.empty((r, 2 * k))
     ws = np.empty((r, 2 * k))
     cnt = np.zeros(r, dtype=np.int64)
     idx = np.zeros(r, dtype=np.int64)
     br = np.empty(1)
-    xi = np.zeros(r)
-    u = np.empty(r)
-    ds = np.empty(p)
-    a = np.empty(n)
-    b = np.empty(n)
-    mean = np.zeros(n)
-    second = np.zeros((n, n))
     _fill(0, xi, low, gl_x, gl_w, xs, ws, cnt, br)
     level = 0
     while True:
@@ -259,15 +250,7 @@ def piecewise_moments(m, q, gamma, noise, gl_x, gl_w, want_cov):
 @numba.njit(cache=True, nogil=True)
 def risk_of(m, q):
     """The model's risk at (m, q) (numba)."""
-    p = m.size
-    g = np.empty((p + 1, p + 1))
-    g[0, 0] = 1.0
-    for j in range(p):
-        g[0, j + 1] = m[j]
-        g[j + 1, 0] = m[j]
-        for k in range(p):
-            g[j + 1, k + 1] = q[j, k]
-    return risk_gram(g)
+    return risk_gram(_gram(m, q))
 
 
 def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
