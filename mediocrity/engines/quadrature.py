@@ -28,6 +28,7 @@ import math
 import numba
 import numpy as np
 
+from ..moments import increment_moments_kernel
 from .gram import psd_cholesky
 
 # isort: off
@@ -261,13 +262,33 @@ def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
     return x, w / w.sum()
 
 
+# How `sde_advance_chunk` takes the moments of ξ: the tensor rule `quadrature_moments`,
+# the split rule `piecewise_moments`, or the exact Wick moments of mediocrity.moments
+# (the default model only: engine sde's own, engines/sde.py).
+QUADRATURE, PIECEWISE, WICK = 0, 1, 2
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def sde_moments(m, q, gamma, noise, nodes, weights, method, tables):
+    """(mean (n,), cov (n, n)) of ξ at (m, q) by `method`: QUADRATURE or PIECEWISE with
+    the rule (nodes, weights), or WICK with the increment_tables `tables` (then the other
+    arguments are unused, and the moments are those of the default model)."""
+    if method == WICK:
+        return increment_moments_kernel(m, q, *tables)
+    if method == PIECEWISE:
+        return piecewise_moments(m, q, gamma, noise, nodes, weights, True)
+    return quadrature_moments(m, q, gamma, noise, nodes, weights, True)
+
+
 @numba.njit(cache=True, nogil=True)
-def sde_advance_chunk(m, q, rng, now, duration, time_step, scale, gamma, noise, nodes,
-                      weights, piecewise, budget):
-    """engines/sde.py's Euler-Maruyama step for this model: X += p E[ξ] h + sqrt(h) scale
-    B N(0, I), B Bᵀ = positive part of Cov[ξ] (scale = sqrt(p γ/d)), the moments by
-    `piecewise_moments` (piecewise) or `quadrature_moments`; at most `budget` steps from
-    time `now` of an interval of length `duration`; returns the time reached."""
+def sde_advance_chunk(m, q, rng, now, duration, time_step, scale, budget, gamma, noise,
+                      nodes, weights, method, tables):
+    """The Euler-Maruyama steps of engine sde (engines/sde.py) for every model, in place on
+    m (p,), q (p, p): X += p E[ξ] h + sqrt(h) scale B N(0, I), B Bᵀ = positive part of
+    Cov[ξ] (scale = sqrt(p γ/d)), the moments by `sde_moments` (method, tables: there);
+    at most `budget` steps of length <= time_step from time `now` of an interval of
+    length `duration`. Returns the time reached (duration when done, or when the moments
+    are not finite: m is then NaN, for the caller to flag)."""
     p = m.size
     count = 0
     while now < duration:
@@ -275,17 +296,14 @@ def sde_advance_chunk(m, q, rng, now, duration, time_step, scale, gamma, noise, 
             return now
         count += 1
         h = min(time_step, duration - now)
-        if piecewise:
-            mean, cov = piecewise_moments(m, q, gamma, noise, nodes, weights, True)
-        else:
-            mean, cov = quadrature_moments(m, q, gamma, noise, nodes, weights, True)
+        mean, cov = sde_moments(m, q, gamma, noise, nodes, weights, method, tables)
         if not np.isfinite(cov).all():  # diverged: leave it to the caller to flag
             m[:] = np.nan
             return duration
         vals, vecs = np.linalg.eigh(cov)
         amp = np.sqrt(h * np.maximum(vals, 0.0)) * scale
         kick = vecs @ (amp * rng.standard_normal(mean.size))
-        x = 0
+        x = 0  # X = (m_j, then q_jk for j < k), the order of the moments
         for j in range(p):
             m[j] += p * h * mean[x] + kick[x]
             x += 1
