@@ -17,7 +17,7 @@ import math
 import numba
 import numpy as np
 
-from .saves import CONTINUE, DIVERGED, record_save
+from .saves import CONTINUE, DIVERGED, save_and_check
 
 # The model (mediocrity.models.specialise replaces this block per model; the default's
 # functions here: y = z^2, sigma = x^2, sigma' = 2x).
@@ -168,35 +168,23 @@ def gram_run_chunk(g, rng, d, gamma, noise, save_steps, threshold, stop_steps,
     steps, then return to the caller (who may react to Ctrl-C) with pos updated. The
     draws and arithmetic are those of one uninterrupted run, so chunked runs are
     bit-identical. Returns (finished, diverged)."""
-    n = pos[0]
-    step = pos[1]
-    limit = step + budget
-    while n < save_steps.shape[0]:
+    limit = pos[1] + budget
+    status = CONTINUE
+    while status == CONTINUE and pos[0] < save_steps.shape[0]:
+        n, step = pos[0], pos[1]
         target = save_steps[n]
         if target > limit:
             advance(g, rng, limit - step, d, gamma, noise)
-            pos[0] = n
             pos[1] = limit
             return False, False
         advance(g, rng, target - step, d, gamma, noise)
-        step = target
-        slot = gram_out[n if gram_out.shape[0] > 1 else 0]
-        slot[:, :] = g
-        status = record_save(n, step, slot, risk_gram(slot), risk_out, m_out, threshold,
-                             stop_steps, track)
-        n += 1
-        if status != CONTINUE:
-            pos[0] = n
-            pos[1] = step
-            return True, status == DIVERGED
-    pos[0] = n
-    pos[1] = step
-    return True, False
+        status = save_and_check(n, target, g, risk_gram(g), risk_out, m_out, gram_out,
+                                threshold, stop_steps, track, pos)
+    return True, status == DIVERGED
 
 
 @numba.njit(cache=True, nogil=True)
-def gram_run(g, rng, d, gamma, noise, save_steps, threshold, stop_steps,
-             risk_out, m_out, gram_out):
+def gram_run(g, rng, d, gamma, noise, save_steps, threshold, stop_steps, risk_out, m_out, gram_out):
     """Run the chain from g, saving risk, M and G at the step counts save_steps
     (gram_out holds one slot per save, or a single scratch slot when G is not kept).
 

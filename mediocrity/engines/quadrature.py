@@ -28,6 +28,7 @@ import math
 import numba
 import numpy as np
 
+from ..moments import increment_moments_kernel
 from .gram import psd_cholesky
 
 # isort: off
@@ -41,20 +42,28 @@ from ..overlaps import risk_from_gram as risk_gram
 
 
 @numba.njit(cache=True, nogil=True)
-def _setup(m, q):
-    """Normalised Gram matrix of (m, q), its semidefinite-safe Cholesky factor and the
-    pair index tables (j < k) of the q part of the state."""
+def _gram(m, q):
+    """The normalised Gram matrix (teacher first) of the state (m (p,), q (p, p))."""
     p = m.size
-    r = p + 1
-    g = np.empty((r, r))
+    g = np.empty((p + 1, p + 1))
     g[0, 0] = 1.0
     for j in range(p):
         g[0, j + 1] = m[j]
         g[j + 1, 0] = m[j]
         for k in range(p):
             g[j + 1, k + 1] = q[j, k]
+    return g
+
+
+@numba.njit(cache=True, nogil=True)
+def _setup(m, q):
+    """For the moments at (m, q): the semidefinite-safe Cholesky factor of the normalised
+    Gram matrix, the pair index tables (j < k) of the q part of the state, and the scratch
+    and accumulators of `_accumulate`: (low, pa, pb, xi, u, ds, a, b, mean, second)."""
+    p = m.size
+    r = p + 1
     low = np.zeros((r, r))
-    psd_cholesky(g, low)
+    psd_cholesky(_gram(m, q), low)
     n = p + (p * (p - 1)) // 2
     pa = np.empty(n - p, dtype=np.int64)
     pb = np.empty(n - p, dtype=np.int64)
@@ -64,7 +73,8 @@ def _setup(m, q):
             pa[x] = j
             pb[x] = k
             x += 1
-    return low, pa, pb
+    return (low, pa, pb, np.zeros(r), np.empty(r), np.empty(p), np.empty(n), np.empty(n),
+            np.zeros(n), np.zeros((n, n)))
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -129,19 +139,10 @@ def quadrature_moments(m, q, gamma, noise, nodes, weights, want_cov):
     tensor rule (nodes, weights) in each of the p + 1 dimensions (weights summing to 1
     for the standard normal): exact for polynomial models with enough nodes. cov is zero
     unless want_cov."""
-    p = m.size
-    r = p + 1
-    n = p + (p * (p - 1)) // 2
-    low, pa, pb = _setup(m, q)
+    r = m.size + 1
+    low, pa, pb, xi, u, ds, a, b, mean, second = _setup(m, q)
     nn = nodes.size
     idx = np.zeros(r, dtype=np.int64)
-    xi = np.empty(r)
-    u = np.empty(r)
-    ds = np.empty(p)
-    a = np.empty(n)
-    b = np.empty(n)
-    mean = np.zeros(n)
-    second = np.zeros((n, n))
     for _ in range(nn ** r):
         w = 1.0
         for i in range(r):
@@ -214,23 +215,14 @@ def piecewise_moments(m, q, gamma, noise, gl_x, gl_w, want_cov):
     ξ_0..ξ_i only and, given the outer ones, changes sign at a single point of ξ_i: the
     rule of level i is split there, the integrand is smooth on every piece and the rule
     converges exponentially in the nodes per piece. Cost (2 len(gl_x))^(p+1) points."""
-    p = m.size
-    r = p + 1
-    n = p + (p * (p - 1)) // 2
-    low, pa, pb = _setup(m, q)
+    r = m.size + 1
+    low, pa, pb, xi, u, ds, a, b, mean, second = _setup(m, q)
     k = gl_x.size
     xs = np.empty((r, 2 * k))
     ws = np.empty((r, 2 * k))
     cnt = np.zeros(r, dtype=np.int64)
     idx = np.zeros(r, dtype=np.int64)
     br = np.empty(1)
-    xi = np.zeros(r)
-    u = np.empty(r)
-    ds = np.empty(p)
-    a = np.empty(n)
-    b = np.empty(n)
-    mean = np.zeros(n)
-    second = np.zeros((n, n))
     _fill(0, xi, low, gl_x, gl_w, xs, ws, cnt, br)
     level = 0
     while True:
@@ -259,15 +251,7 @@ def piecewise_moments(m, q, gamma, noise, gl_x, gl_w, want_cov):
 @numba.njit(cache=True, nogil=True)
 def risk_of(m, q):
     """The model's risk at (m, q) (numba)."""
-    p = m.size
-    g = np.empty((p + 1, p + 1))
-    g[0, 0] = 1.0
-    for j in range(p):
-        g[0, j + 1] = m[j]
-        g[j + 1, 0] = m[j]
-        for k in range(p):
-            g[j + 1, k + 1] = q[j, k]
-    return risk_gram(g)
+    return risk_gram(_gram(m, q))
 
 
 def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -278,13 +262,33 @@ def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
     return x, w / w.sum()
 
 
+# How `sde_advance_chunk` takes the moments of ξ: the tensor rule `quadrature_moments`,
+# the split rule `piecewise_moments`, or the exact Wick moments of mediocrity.moments
+# (the default model only: engine sde's own, engines/sde.py).
+QUADRATURE, PIECEWISE, WICK = 0, 1, 2
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def sde_moments(m, q, gamma, noise, nodes, weights, method, tables):
+    """(mean (n,), cov (n, n)) of ξ at (m, q) by `method`: QUADRATURE or PIECEWISE with
+    the rule (nodes, weights), or WICK with the increment_tables `tables` (then the other
+    arguments are unused, and the moments are those of the default model)."""
+    if method == WICK:
+        return increment_moments_kernel(m, q, *tables)
+    if method == PIECEWISE:
+        return piecewise_moments(m, q, gamma, noise, nodes, weights, True)
+    return quadrature_moments(m, q, gamma, noise, nodes, weights, True)
+
+
 @numba.njit(cache=True, nogil=True)
-def sde_advance_chunk(m, q, rng, now, duration, time_step, scale, gamma, noise, nodes,
-                      weights, piecewise, budget):
-    """engines/sde.py's Euler-Maruyama step for this model: X += p E[ξ] h + sqrt(h) scale
-    B N(0, I), B Bᵀ = positive part of Cov[ξ] (scale = sqrt(p γ/d)), the moments by
-    `piecewise_moments` (piecewise) or `quadrature_moments`; at most `budget` steps from
-    time `now` of an interval of length `duration`; returns the time reached."""
+def sde_advance_chunk(m, q, rng, now, duration, time_step, scale, budget, gamma, noise,
+                      nodes, weights, method, tables):
+    """The Euler-Maruyama steps of engine sde (engines/sde.py) for every model, in place on
+    m (p,), q (p, p): X += p E[ξ] h + sqrt(h) scale B N(0, I), B Bᵀ = positive part of
+    Cov[ξ] (scale = sqrt(p γ/d)), the moments by `sde_moments` (method, tables: there);
+    at most `budget` steps of length <= time_step from time `now` of an interval of
+    length `duration`. Returns the time reached (duration when done, or when the moments
+    are not finite: m is then NaN, for the caller to flag)."""
     p = m.size
     count = 0
     while now < duration:
@@ -292,17 +296,14 @@ def sde_advance_chunk(m, q, rng, now, duration, time_step, scale, gamma, noise, 
             return now
         count += 1
         h = min(time_step, duration - now)
-        if piecewise:
-            mean, cov = piecewise_moments(m, q, gamma, noise, nodes, weights, True)
-        else:
-            mean, cov = quadrature_moments(m, q, gamma, noise, nodes, weights, True)
+        mean, cov = sde_moments(m, q, gamma, noise, nodes, weights, method, tables)
         if not np.isfinite(cov).all():  # diverged: leave it to the caller to flag
             m[:] = np.nan
             return duration
         vals, vecs = np.linalg.eigh(cov)
         amp = np.sqrt(h * np.maximum(vals, 0.0)) * scale
         kick = vecs @ (amp * rng.standard_normal(mean.size))
-        x = 0
+        x = 0  # X = (m_j, then q_jk for j < k), the order of the moments
         for j in range(p):
             m[j] += p * h * mean[x] + kick[x]
             x += 1

@@ -1,5 +1,5 @@
 """The save-and-stop rule of every engine: `stop_rule` (numba, also called from Python by
-`sde`), `record_save` (the numba engines `gram`, `sgd`) and `stop_save_index` (the `ode`,
+`sde`), `save_and_check` (the numba engines `gram`, `sgd`) and `stop_save_index` (the `ode`,
 which locates the crossing with a solve_ivp event)."""
 
 from __future__ import annotations
@@ -31,11 +31,17 @@ def stop_rule(n, now, risk, threshold, stop_after, track):
 
 
 @numba.njit(cache=True, nogil=True)
-def record_save(n, step, g, risk, risk_out, m_out, threshold, stop_steps, track):
-    """Save risk (the model's R of the normalised Gram matrix g) and M as save n, taken
-    after `step` steps, and apply `stop_rule` (stop_steps < 0: never stop early)."""
+def save_and_check(n, step, g, risk, risk_out, m_out, gram_out, threshold, stop_steps, track,
+                   pos):
+    """Save risk (the model's R of the normalised Gram matrix g), M and G as save n, taken
+    after `step` steps (gram_out holds one slot per save, or a single scratch slot when G
+    is not kept), set the kernel's position pos = [saves written, steps done] to
+    [n + 1, step] and return `stop_rule`'s status (stop_steps < 0: never stop early)."""
     risk_out[n] = risk
     m_out[n, :] = g[0, 1:]
+    gram_out[n if gram_out.shape[0] > 1 else 0] = g
+    pos[0] = n + 1
+    pos[1] = step
     return stop_rule(n, step, risk, threshold, stop_steps, track)
 
 

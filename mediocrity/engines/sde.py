@@ -27,30 +27,32 @@ import math
 import numba
 import numpy as np
 
-from ..moments import increment_moments_kernel, increment_tables
+from ..moments import increment_tables
 from ..overlaps import risk_from_overlaps
 from ..problem import Problem
-from . import Run
+from . import Run, quadrature
 from .saves import CONTINUE, DIVERGED, stop_rule
 
 DEFAULT_MODEL = "phase_retrieval"  # mediocrity.models.DEFAULT: exact Wick moments above
 
 
 def _model_sde(problem: Problem):
-    """(advance, risk, tables) of the SDE of a model other than the default: the Euler
-    step of engines/quadrature.py with the moments by quadrature (nodes as for the ODE)."""
+    """(advance, risk) of the SDE of a model other than the default: the Euler step of
+    engines/quadrature.py with the moments by quadrature (nodes as for the ODE); advance
+    has the signature of `sde_advance_chunk` (its tables unused)."""
     from ..models import get, specialise
     from .ode import model_moments_rule
 
     mod = specialise("mediocrity.engines.quadrature", problem.model)
     nodes, weights, piecewise = model_moments_rule(get(problem.model), problem.p)
+    method = mod.PIECEWISE if piecewise else mod.QUADRATURE
 
     def advance(m, q, rng, now, duration, time_step, scale, tables, budget):
-        return mod.sde_advance_chunk(m, q, rng, now, duration, time_step, scale,
-                                     problem.gamma, problem.noise, nodes, weights,
-                                     piecewise, budget)
+        return mod.sde_advance_chunk(m, q, rng, now, duration, time_step, scale, budget,
+                                     problem.gamma, problem.noise, nodes, weights, method,
+                                     tables)
 
-    return advance, mod.risk_of, None
+    return advance, mod.risk_of
 
 TIME_STEP = 2e-3
 SDE_STEPS_MAX = 1e12  # Euler steps to t_max: finite, and now + h > now always
@@ -69,32 +71,11 @@ def sde_advance(m, q, rng, duration, time_step, scale, tables):
 def sde_advance_chunk(m, q, rng, now, duration, time_step, scale, tables, budget):
     """`sde_advance` from time `now` of the interval, for at most `budget` Euler steps;
     returns the time reached (duration when done). Chunked calls are bit-identical to
-    one call: the same steps, draws and arithmetic."""
-    p = m.size
-    pair_a, pair_b = tables[0], tables[1]
-    count = 0
-    while now < duration:
-        if count >= budget:
-            return now
-        count += 1
-        h = min(time_step, duration - now)
-        mean, cov = increment_moments_kernel(m, q, *tables)
-        if not np.isfinite(cov).all():  # diverged: leave it to the caller to flag
-            m[:] = np.nan
-            return duration
-        vals, vecs = np.linalg.eigh(cov)
-        amp = np.sqrt(h * np.maximum(vals, 0.0)) * scale
-        noise = vecs @ (amp * rng.standard_normal(mean.size))
-        for x in range(mean.size):
-            step = p * h * mean[x] + noise[x]
-            if x < p:
-                m[x] += step
-            else:  # q_jk, j < k: the Y_jk entries of the raw tables
-                j, k = pair_a[p + x] - 1, pair_b[p + x] - 1
-                q[j, k] += step
-                q[k, j] = q[j, k]
-        now = duration if h == duration - now else now + h
-    return now
+    one call: the same steps, draws and arithmetic. The steps of every model:
+    engines/quadrature.py `sde_advance_chunk`, here with the exact Wick moments."""
+    none = np.empty(0)  # no quadrature rule
+    return quadrature.sde_advance_chunk(m, q, rng, now, duration, time_step, scale, budget,
+                                        0.0, 0.0, none, none, quadrature.WICK, tables)
 
 
 def run_sde(problem: Problem, gram0: np.ndarray, rng: np.random.Generator,
@@ -120,7 +101,7 @@ def run_sde(problem: Problem, gram0: np.ndarray, rng: np.random.Generator,
     tables = increment_tables(p, problem.gamma, problem.noise)
     advance, risk_of = sde_advance_chunk, risk_from_overlaps
     if problem.model != DEFAULT_MODEL:  # moments by quadrature (engines/quadrature.py)
-        advance, risk_of, tables = _model_sde(problem)
+        advance, risk_of = _model_sde(problem)
     scale = math.sqrt(p * problem.gamma / problem.d)
     track = np.array([0.0, -1.0])  # the save-and-stop rule of every engine (saves.py)
     stop_after = -1.0 if problem.stop_after is None else problem.stop_after

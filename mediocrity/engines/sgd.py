@@ -15,7 +15,7 @@ import math
 import numba
 import numpy as np
 
-from .saves import CONTINUE, DIVERGED, record_save
+from .saves import CONTINUE, DIVERGED, save_and_check
 
 # The model (mediocrity.models.specialise replaces this block per model; the default's
 # functions here: y = z^2, sigma = x^2, sigma' = 2x).
@@ -84,13 +84,14 @@ def sgd_run_chunk(w, wstar, rng, gamma, noise, save_steps, threshold, stop_steps
     p, d = w.shape
     x = np.empty(d)
     lam = np.empty(p)
-    n = pos[0]
+    g = np.empty((p + 1, p + 1))
     step = pos[1]
     limit = step + budget
-    while n < save_steps.shape[0]:
+    status = CONTINUE
+    while status == CONTINUE and pos[0] < save_steps.shape[0]:
+        n = pos[0]
         while step < save_steps[n]:
             if step >= limit:
-                pos[0] = n
                 pos[1] = step
                 return False, False
             for i in range(d):
@@ -98,23 +99,14 @@ def sgd_run_chunk(w, wstar, rng, gamma, noise, save_steps, threshold, stop_steps
             z = rng.standard_normal() if noise > 0.0 else 0.0
             sgd_step(w, wstar, x, z, gamma, noise, lam)
             step += 1
-        g = gram_out[n if gram_out.shape[0] > 1 else 0]
         _normalised_gram(w, wstar, g)
-        status = record_save(n, step, g, risk_gram(g), risk_out, m_out, threshold,
-                             stop_steps, track)
-        n += 1
-        if status != CONTINUE:
-            pos[0] = n
-            pos[1] = step
-            return True, status == DIVERGED
-    pos[0] = n
-    pos[1] = step
-    return True, False
+        status = save_and_check(n, step, g, risk_gram(g), risk_out, m_out, gram_out,
+                                threshold, stop_steps, track, pos)
+    return True, status == DIVERGED
 
 
 @numba.njit(cache=True, nogil=True)
-def sgd_run(w, wstar, rng, gamma, noise, save_steps, threshold, stop_steps,
-            risk_out, m_out, gram_out):
+def sgd_run(w, wstar, rng, gamma, noise, save_steps, threshold, stop_steps, risk_out, m_out, gram_out):
     """Run SGD from (w (p, d), wstar (d,)), saving risk, M and the normalised Gram matrix
     at the step counts save_steps; same outputs, stopping rule and return value as
     `gram_run`. Draw order per step: d normals for x, then one normal z if noise > 0.
