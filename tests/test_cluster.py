@@ -139,7 +139,9 @@ def test_custom_config_file_on_slurm_equals_local(slurm_cluster, custom_local, t
     assert list(sweep.d.values) == [60, 120] and sweep.attrs["root_seed"] == 5
     assert np.isfinite(sweep.risk.isel(t=-1)).all()  # no stop_after: runs reach t_max
     assert sorted(p.name for p in (where / "results").iterdir()) == \
-        [".warmup", "F3", "logs"]  # nothing of config.yaml's experiments
+        [".warmup", "F3", "logs", "paper"]  # nothing of config.yaml's experiments
+    assert sorted(p.name for p in (where / "results/paper/figures").iterdir()) == \
+        ["F3.pdf", "F3.png"]
 
 
 @pytest.mark.slurm
