@@ -1,8 +1,8 @@
-"""A toy third study, plugged in through the public study interface only: a symmetric
-±1 random walk from 0 until |x| = L. Exit time T: E[T] = L², so log E[T] vs log L has
-slope 2. Config section `toy`: {name: {L: [...], seeds: n}}; cells (name, L, seed chunk)
--> <results>/<name>/sweep.zarr -> <results>/paper/figures/<name>.png (rules.smk)."""
+"""A toy study on the public study interface only: a ±1 random walk from 0 until |x| = L,
+E[T] = L². Section `toy`: {name: {L: [...], seeds: n}}; cells (name, L, seed chunk) ->
+<results>/<name>/sweep.zarr -> <results>/paper/figures/<name>.png (rules.smk)."""
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,7 @@ class WalkCell:
         return paths.cell(results, self.experiment, "walk", STEM.format(**self.__dict__))
 
 
-def check(name, exp, cfg, context):
+def check(name, exp, cfg, context):  # what the schema cannot say
     if max(exp["L"]) ** 2 * exp["seeds"] > 1e8:
         raise ConfigError(f"config key 'toy.{name}.L': too long a walk{context}")
 
@@ -56,8 +56,8 @@ def exit_times(spec):
 
 
 def targets(cfg):
-    return [f for name in cfg["toy"] for f in (
-        paths.store(cfg["results"], name, "sweep"), paths.paper(cfg["results"], f"figures/{name}.png"))]
+    return [f for n in cfg["toy"] for f in (paths.store(cfg["results"], n, "sweep"),
+                                           paths.paper(cfg["results"], f"figures/{n}.png"))]
 
 
 def main(argv):
@@ -68,8 +68,6 @@ def main(argv):
     from mediocrity.pipeline.stores import write_atomic
 
     if argv[0] == "cell":
-        import json
-
         spec = json.loads(argv[1])
         ds = xr.Dataset({"exit_time": (("L", "seed"), exit_times(spec)[None])},
                         coords={"L": [spec["L"]], "seed": np.arange(*spec["seeds"])})
@@ -82,7 +80,7 @@ def main(argv):
         fig, (ax,) = new_figure()
         ax.plot(mean.L, mean, "o-", label=f"slope {slope:.2f} (theory 2)")
         finish_axes(ax, True, "L", "mean exit time")
-        save_figure(fig, argv[2][: -len(".png")])
+        save_figure(fig, argv[2][: -len(".png")])  # .pdf and .png
     return 0
 
 
