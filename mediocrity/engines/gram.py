@@ -17,6 +17,7 @@ import math
 import numba
 import numpy as np
 
+from .psd import SINGULAR_TOL, psd_cholesky  # noqa: F401  (SINGULAR_TOL: part of the API)
 from .saves import CONTINUE, DIVERGED, save_and_check
 
 # The model (mediocrity.models.specialise replaces this block per model; the default's
@@ -30,8 +31,6 @@ from ..overlaps import risk_from_gram as risk_gram
 # </model>
 # isort: on
 
-# Relative Schur complement below which a direction counts as already spanned.
-SINGULAR_TOL = 1e-14
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -53,29 +52,6 @@ def chisquare(rng, k):
             return 2.0 * a * v
         if math.log(u) < 0.5 * x * x + a * (1.0 - v + math.log(v)):
             return 2.0 * a * v
-
-
-@numba.njit(cache=True, nogil=True)
-def psd_cholesky(g, low):
-    """low <- lower-triangular L with L L^T = g for positive-semidefinite g (teacher first,
-    g[0, 0] = 1); a column whose Schur complement is <= SINGULAR_TOL g_jj is set to 0."""
-    r = g.shape[0]
-    for j in range(r):
-        s = g[j, j]
-        for k in range(j):
-            s -= low[j, k] * low[j, k]
-        if s > SINGULAR_TOL * g[j, j]:
-            ljj = math.sqrt(s)
-            inv = 1.0 / ljj
-        else:
-            ljj = 0.0
-            inv = 0.0
-        low[j, j] = ljj
-        for i in range(j + 1, r):
-            a = g[i, j]
-            for k in range(j):
-                a -= low[i, k] * low[j, k]
-            low[i, j] = a * inv
 
 
 @numba.njit(cache=True, nogil=True)

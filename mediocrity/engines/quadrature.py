@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from ..moments import increment_moments_kernel
-from .gram import psd_cholesky
+from .psd import psd_cholesky
 
 # isort: off
 # <model>
